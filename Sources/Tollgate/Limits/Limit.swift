@@ -84,14 +84,18 @@ public enum CounterState: Sendable, Hashable {
 public struct LimitCheck: Sendable, Hashable {
     /// Whether the request fits.
     public var allowed: Bool
-    /// Cost units still available after this request (if allowed) or now (if denied).
+    /// Cost units still available after this request (if allowed) or now (if denied): the largest
+    /// cost that would be allowed right now.
     public var remaining: UInt64
     /// Microseconds until the limit is fully available again (window reset, bucket full).
+    /// Window and calendar strategies report the end of the current period even when nothing is
+    /// counted; the sliding window reports when its estimate decays to 0. `Int64.max`: never.
     public var resetAfter: Int64
-    /// Microseconds until a request of this cost could succeed; 0 when allowed.
+    /// Microseconds until a request of this cost could succeed; 0 when allowed or ``neverFits``.
+    /// Exact: the request fits at `now + retryAfter` and not one microsecond earlier.
     public var retryAfter: Int64
-    /// The cost exceeds what the limit can ever admit at once (cost > quantity or burst):
-    /// retrying will not help.
+    /// The cost exceeds what the limit can ever admit at once (cost > quantity or burst), or the
+    /// bucket never refills (quantity 0): retrying will not help.
     public var neverFits: Bool
 
     public init(allowed: Bool, remaining: UInt64, resetAfter: Int64, retryAfter: Int64, neverFits: Bool) {

@@ -1,0 +1,91 @@
+/// The generic cell rate algorithm (leaky bucket as a meter). Time is scaled by `quantity`, so the
+/// emission interval `window / quantity` is exactly `window` scaled units, and a cost of `c` moves
+/// the theoretical arrival time (TAT) by `c × window`. The tolerance lets `burst` units through at
+/// once.
+///
+/// Everything is expressed through the *debt* `TAT − now` (scaled), which is what a token bucket
+/// of the same capacity is missing: both give identical answers on a clock that never goes back.
+struct GCRA: LimiterAlgorithm {
+    var quantity: UInt64
+    var window: Int64
+    var burst: UInt64
+
+    struct State: Hashable {
+        /// Never before the scaled `now` the state was normalized at.
+        var scaledArrival: Int128
+    }
+
+    /// `burst × window` < 2^127: the most debt a request may leave behind.
+    private var tolerance: UInt128 { UInt128(burst) * UInt128(window) }
+
+    /// `now × quantity`, within ±2^127.
+    private func scaled(_ now: Int64) -> Int128 {
+        Int128(now) * Int128(quantity)
+    }
+
+    func fresh(at now: Int64) -> State {
+        State(scaledArrival: scaled(now))
+    }
+
+    func normalized(_ stored: CounterState, at now: Int64) -> State? {
+        guard case .gcra(let scaledArrival) = stored else { return nil }
+        // An arrival time ahead of a clock that went backwards is kept: the debt grows, so a
+        // backwards clock can only make the limit stricter.
+        return State(scaledArrival: max(scaledArrival, scaled(now)))
+    }
+
+    func encoded(_ state: State) -> CounterState {
+        .gcra(scaledArrival: state.scaledArrival)
+    }
+
+    func admitting(_ cost: UInt64, to state: State, at now: Int64) -> State? {
+        let increment = scaledCost(cost)
+        guard increment <= tolerance, debt(state, at: now) <= tolerance - increment else { return nil }
+        // An arrival time beyond Int128 (only with burst × window near 2^127) cannot be stored;
+        // refusing is the side that never over-admits, and `retryAfter` reports it as never fitting.
+        let (arrival, overflow) = state.scaledArrival.addingReportingOverflow(Int128(increment))
+        return overflow ? nil : State(scaledArrival: arrival)
+    }
+
+    func remaining(in state: State, at now: Int64) -> UInt64 {
+        let debt = debt(state, at: now)
+        return debt < tolerance ? UInt64((tolerance - debt) / UInt128(window)) : 0
+    }
+
+    /// Until the debt is paid off (TAT reached); `Int64.max` when it never is.
+    func resetAfter(_ state: State, at now: Int64) -> Int64 {
+        delayUntilDebt(fallsTo: 0, in: state, at: now) ?? .max
+    }
+
+    func retryAfter(_ cost: UInt64, in state: State, at now: Int64) -> Int64? {
+        let increment = scaledCost(cost)
+        guard increment <= tolerance, debt(state, at: now) > tolerance - increment else { return nil }
+        return delayUntilDebt(fallsTo: tolerance - increment, in: state, at: now)
+    }
+
+    /// Moves the arrival time back by the cost, but never before `now`.
+    func refunding(_ cost: UInt64, to state: State, at now: Int64) -> State {
+        let increment = scaledCost(cost)
+        guard debt(state, at: now) > increment else { return fresh(at: now) }
+        return State(scaledArrival: state.scaledArrival - Int128(increment))
+    }
+
+    /// `cost × window` < 2^127.
+    private func scaledCost(_ cost: UInt64) -> UInt128 {
+        UInt128(cost) * UInt128(window)
+    }
+
+    /// `TAT − now`, scaled; the state is normalized so it is never negative.
+    private func debt(_ state: State, at now: Int64) -> UInt128 {
+        state.scaledArrival.distance(above: scaled(now))
+    }
+
+    /// Microseconds from `now` until the debt is at most `target`, or `nil` if it never falls.
+    /// The debt falls by `quantity` scaled units per microsecond.
+    private func delayUntilDebt(fallsTo target: UInt128, in state: State, at now: Int64) -> Int64? {
+        let debt = debt(state, at: now)
+        guard debt > target else { return 0 }
+        guard quantity > 0 else { return nil }
+        return Int64(clamping: (debt - target).dividedRoundingUp(by: UInt128(quantity)))
+    }
+}
