@@ -11,7 +11,7 @@ extension FixedWidthInteger {
     public init?(bigEndianBytes bytes: some Collection<UInt8>) {
         guard bytes.count == MemoryLayout<Self>.size else { return nil }
         var value: Self = 0
-        for byte in bytes { value = value << 8 | Self(byte) }
+        for byte in bytes { value = value << 8 | Self(truncatingIfNeeded: byte) }
         self = value
     }
 }

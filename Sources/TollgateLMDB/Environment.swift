@@ -168,7 +168,11 @@ public final class Environment: Sendable {
                         }
                     } catch {
                         mdb_txn_abort(txn)
-                        if firstError != 0 { throw LMDBError(code: firstError, context: "write transaction") }
+                        if firstError != 0 {
+                            // The failed operation's own error, when it escaped the body, says which one.
+                            if let failed = error as? LMDBError, failed.code == firstError { throw failed }
+                            throw LMDBError(code: firstError, context: "write transaction")
+                        }
                         throw error
                     }
                     if firstError != 0 {
@@ -300,38 +304,61 @@ public final class Environment: Sendable {
 
     /// Flushes the data to disk (`mdb_env_sync`); with `force`, even in ``Durability/noSync`` mode.
     public func sync(force: Bool = true) throws(LMDBError) {
-        if isClosed { throw LMDBError(code: EINVAL, context: "environment is closed") }
-        try check(lmdbCall(.sync) { mdb_env_sync(handle, force ? 1 : 0) }, "sync")
+        try withOpenHandle { handle throws(LMDBError) in
+            try check(lmdbCall(.sync) { mdb_env_sync(handle, force ? 1 : 0) }, "sync")
+        }
     }
 
     /// Clears reader slots of processes that no longer exist; returns how many.
     @discardableResult
     public func checkReaders() throws(LMDBError) -> Int {
-        var dead: Int32 = 0
-        try check(mdb_reader_check(handle, &dead), "mdb_reader_check")
-        return Int(dead)
+        try withOpenHandle { handle throws(LMDBError) in
+            var dead: Int32 = 0
+            try check(mdb_reader_check(handle, &dead), "mdb_reader_check")
+            return Int(dead)
+        }
     }
 
     /// A consistent copy of the environment into the directory `path` (which must exist and be
     /// empty), taken from a read snapshot while writers go on. `compact` omits free pages.
     public func copy(to path: String, compact: Bool = false) throws(LMDBError) {
-        try check(lmdbCall(.copy) { mdb_env_copy2(handle, path, compact ? UInt32(MDB_CP_COMPACT) : 0) }, "copy to \(path)")
+        try withOpenHandle { handle throws(LMDBError) in
+            try check(lmdbCall(.copy) { mdb_env_copy2(handle, path, compact ? UInt32(MDB_CP_COMPACT) : 0) }, "copy to \(path)")
+        }
     }
 
-    /// Facts about the map and its readers (`mdb_env_info`).
+    /// Facts about the map and its readers (`mdb_env_info`). The environment must be open.
     public func info() -> EnvironmentInfo {
-        var info = MDB_envinfo()
-        mdb_env_info(handle, &info)
-        var stat = MDB_stat()
-        mdb_env_stat(handle, &stat)
-        return EnvironmentInfo(
-            mapSize: info.me_mapsize,
-            lastPageNumber: Int(info.me_last_pgno),
-            lastTransactionID: Int(info.me_last_txnid),
-            maxReaders: Int(info.me_maxreaders),
-            readersInUse: Int(info.me_numreaders),
-            pageSize: Int(stat.ms_psize)
-        )
+        do {
+            return try withOpenHandle { handle throws(LMDBError) in
+                var info = MDB_envinfo()
+                mdb_env_info(handle, &info)
+                var stat = MDB_stat()
+                mdb_env_stat(handle, &stat)
+                return EnvironmentInfo(
+                    mapSize: info.me_mapsize,
+                    lastPageNumber: Int(info.me_last_pgno),
+                    lastTransactionID: Int(info.me_last_txnid),
+                    maxReaders: Int(info.me_maxreaders),
+                    readersInUse: occupiedReaderSlots(handle),
+                    readerSlotsUsed: Int(info.me_numreaders),
+                    pageSize: Int(stat.ms_psize)
+                )
+            }
+        } catch {
+            preconditionFailure("TollgateLMDB: info() on a closed environment")
+        }
+    }
+
+    /// Runs `body` with the handle while the environment can neither close nor change its map
+    /// (both free memory that LMDB's calls read). Throws ``LMDBError/invalidArgument`` when closed.
+    private func withOpenHandle<R>(_ body: (OpaquePointer) throws(LMDBError) -> R) throws(LMDBError) -> R {
+        // A thread inside a transaction already holds the lock (see withSharedMapLock).
+        let holdsLock = threadState.depth > 0
+        if !holdsLock { mapLock.lockShared() }
+        defer { if !holdsLock { mapLock.unlockShared() } }
+        if state.withLock({ $0.isClosed }) { throw LMDBError(code: EINVAL, context: "environment is closed") }
+        return try body(handle)
     }
 
     /// The LMDB library's version string.
@@ -344,10 +371,31 @@ public struct EnvironmentInfo: Sendable, Hashable {
     public var lastPageNumber: Int
     public var lastTransactionID: Int
     public var maxReaders: Int
+    /// Reader slots now held, by every process: one per open read transaction, plus slots left
+    /// by dead processes until ``Environment/checkReaders()`` clears them.
     public var readersInUse: Int
+    /// The high-water mark of reader slots used since the lock file was set up
+    /// (`me_numreaders`); it never goes down while the environment stays open somewhere.
+    public var readerSlotsUsed: Int
     public var pageSize: Int
     /// Bytes of the map in use: (last page number + 1) × page size.
     public var usedBytes: Int { (lastPageNumber + 1) * pageSize }
+}
+
+/// How many reader slots have a process id (`mdb_reader_list` prints one line for each).
+private func occupiedReaderSlots(_ env: OpaquePointer) -> Int {
+    var count = 0
+    _ = mdb_reader_list(env, { message, context in
+        // A slot's line starts with its pid; the header and "(no active readers)" do not.
+        guard let message, let context else { return 0 }
+        var first = message
+        while first.pointee == 0x20 { first += 1 }
+        if first.pointee >= 0x30 && first.pointee <= 0x39 {
+            context.assumingMemoryBound(to: Int.self).pointee += 1
+        }
+        return 0
+    }, &count)
+    return count
 }
 
 /// The `MDB_env *`.

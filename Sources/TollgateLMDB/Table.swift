@@ -59,6 +59,8 @@ public struct Cursor: ~Copyable {
 
     /// The first entry whose key is ≥ `key`.
     public mutating func seek(atLeast key: [UInt8]) throws(LMDBError) -> Entry? {
+        // Every key is ≥ the empty key, but LMDB rejects an empty key (MDB_BAD_VALSIZE).
+        if key.isEmpty { return try first() }
         var entry: Entry?
         var failure: LMDBError?
         key.withUnsafeBytes { raw in
