@@ -37,7 +37,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TollgateLMDBTests", dependencies: ["TollgateLMDB"]),
-        .testTarget(name: "TollgateTests", dependencies: ["Tollgate", "TollgateTestSupport"]),
+        .testTarget(name: "TollgateTests", dependencies: ["Tollgate", "TollgateTestSupport", "TollgateLMDB"]),
         .testTarget(name: "TollgateTestSupportTests", dependencies: ["TollgateTestSupport"]),
     ]
 )

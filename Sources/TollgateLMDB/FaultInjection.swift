@@ -1,5 +1,9 @@
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The LMDB calls a test can make fail (see ``FaultInjection``).
 public enum LMDBOperation: Sendable, Hashable {
     case beginTransaction, put, delete, commit, sync, copy
@@ -10,14 +14,16 @@ public enum LMDBOperation: Sendable, Hashable {
 /// tests can prove that `MDB_MAP_FULL`, `ENOSPC`, `EIO` or a failed commit give a clear error,
 /// leave no partial state, and that the store works again when the fault clears.
 ///
-/// Compiled out of release builds. Process-wide: tests that use it must not run in parallel
-/// with other tests of the same process that write (put them in one `.serialized` suite).
+/// Compiled out of release builds. A fault fires only on the thread that injected it, so tests
+/// running in parallel (in this target or another of the same test process) never see each
+/// other's faults; tests that use it still belong in a `.serialized` suite among themselves.
 public enum FaultInjection {
     struct Fault {
         var operation: LMDBOperation
         var remainingCalls: Int
         var error: LMDBError
         var repeats: Bool
+        var thread: pthread_t
     }
 
     static let faults = Mutex<[Fault]>([])
@@ -25,15 +31,22 @@ public enum FaultInjection {
     /// Makes the call of `operation` after `afterCalls` successful ones fail with `error`;
     /// with `repeats`, every call from then on fails until ``clear()``.
     public static func inject(_ error: LMDBError, into operation: LMDBOperation, afterCalls: Int = 0, repeats: Bool = false) {
-        faults.withLock { $0.append(Fault(operation: operation, remainingCalls: afterCalls, error: error, repeats: repeats)) }
+        let fault = Fault(operation: operation, remainingCalls: afterCalls, error: error, repeats: repeats, thread: pthread_self())
+        faults.withLock { $0.append(fault) }
     }
 
-    /// Removes every injected fault.
-    public static func clear() { faults.withLock { $0.removeAll() } }
+    /// Removes every fault this thread injected.
+    public static func clear() {
+        let thread = pthread_self()
+        faults.withLock { $0.removeAll { pthread_equal($0.thread, thread) != 0 } }
+    }
 
     static func fault(for operation: LMDBOperation) -> Int32? {
-        faults.withLock { faults in
-            guard let index = faults.firstIndex(where: { $0.operation == operation }) else { return nil }
+        let thread = pthread_self()
+        return faults.withLock { faults in
+            guard !faults.isEmpty,
+                  let index = faults.firstIndex(where: { $0.operation == operation && pthread_equal($0.thread, thread) != 0 })
+            else { return nil }
             if faults[index].remainingCalls > 0 {
                 faults[index].remainingCalls -= 1
                 return nil

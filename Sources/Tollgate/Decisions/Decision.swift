@@ -1,0 +1,104 @@
+/// The answer to one request. Being limited is a value, not an error.
+public struct Decision: Sendable, Hashable {
+    public enum Outcome: String, Sendable, Hashable, CaseIterable {
+        case allowed
+        /// A limit has no room for the request's cost; see ``Decision/retryAfter``.
+        case rateLimited
+        /// The key's credits do not cover the cost.
+        case creditsExhausted
+        /// Well-formed, but no such key.
+        case unknownKey
+        /// Wrong prefix, length, alphabet or checksum: rejected before any lookup.
+        case malformedKey
+        case revoked
+        case disabled
+        case expired
+        /// The key lacks the scope the request needs.
+        case forbidden
+
+        /// Whether the key itself was refused (as opposed to a quota saying "not now").
+        public var rejectsKey: Bool {
+            switch self {
+            case .unknownKey, .malformedKey, .revoked, .disabled, .expired, .forbidden: true
+            case .allowed, .rateLimited, .creditsExhausted: false
+            }
+        }
+    }
+
+    /// Who the key belongs to; present once the key was found.
+    public struct KeyIdentity: Sendable, Hashable {
+        public var id: String
+        public var owner: String
+        public var tier: String
+        public var scopes: [String]
+    }
+
+    /// One limit's state after the decision.
+    public struct LimitStatus: Sendable, Hashable {
+        public var name: String
+        public var strategy: Strategy
+        /// The limit's quantity per window (the `q` of a `RateLimit-Policy` header).
+        public var quantity: UInt64
+        /// The window in microseconds (calendar quotas: the current period's length).
+        public var windowMicroseconds: Int64
+        /// Whose counter this is (`key:…`, `owner:…`, `ip:…`, `global`).
+        public var subject: String
+        /// Cost units left (after this request, if it was allowed).
+        public var remaining: UInt64
+        /// Microseconds until the limit is fully available again.
+        public var resetAfter: Int64
+        /// Microseconds until a request of this cost could pass this limit; 0 if it passes now.
+        public var retryAfter: Int64
+        public var allowed: Bool
+        /// The cost can never fit this limit (cost > quantity or burst).
+        public var neverFits: Bool
+    }
+
+    public var outcome: Outcome
+    public var key: KeyIdentity?
+    public var limits: [LimitStatus]
+    /// Credits left on the key after this decision; `nil` when the key is not metered by credits.
+    public var creditsRemaining: UInt64?
+    /// The request's cost.
+    public var cost: UInt64
+    /// When the decision was taken.
+    public var at: Timestamp
+    /// Why a malformed key was rejected (never the key itself).
+    public var keyRejection: KeyFormat.Rejection?
+    /// What ``Store/refund(_:)`` needs to give the cost back; only on allowed decisions.
+    var receipt: Receipt?
+
+    public var isAllowed: Bool { outcome == .allowed }
+
+    /// Microseconds until the same request could succeed: the longest wait among the limits that
+    /// refused it; `nil` when allowed, when the key itself was refused, or when it never can.
+    public var retryAfter: Int64? {
+        guard outcome == .rateLimited, !neverSucceeds else { return nil }
+        return limits.filter { !$0.allowed }.map(\.retryAfter).max()
+    }
+
+    /// The cost exceeds what some limit could ever admit at once: retrying will not help.
+    public var neverSucceeds: Bool { limits.contains { !$0.allowed && $0.neverFits } }
+
+    static func rejected(_ outcome: Outcome, cost: UInt64, at: Timestamp, key: KeyIdentity? = nil, rejection: KeyFormat.Rejection? = nil) -> Decision {
+        Decision(outcome: outcome, key: key, limits: [], creditsRemaining: nil, cost: cost, at: at, keyRejection: rejection, receipt: nil)
+    }
+}
+
+/// What an allowed decision consumed, so it can be given back.
+struct Receipt: Sendable, Hashable {
+    var keyID: String
+    var counters: [ConsumedCounter]
+    var chargedCredits: Bool
+
+    struct ConsumedCounter: Sendable, Hashable {
+        var tableKey: [UInt8]
+        var limit: Limit
+    }
+}
+
+extension Decision.KeyIdentity {
+    init(_ key: KeyInfo) {
+        self.init(id: key.id, owner: key.owner, tier: key.tier, scopes: key.scopes)
+    }
+}

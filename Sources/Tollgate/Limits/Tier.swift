@@ -1,0 +1,77 @@
+/// A named set of limits that keys are issued under (e.g. `free` = 10/second + 1,000/day).
+public struct Tier: Sendable, Hashable {
+    public var name: String
+    public var limits: [Limit]
+
+    public init(name: String, limits: [Limit]) {
+        self.name = name
+        self.limits = limits
+    }
+
+    /// The limits in force for a key: the tier's, with the key's overrides replacing limits of
+    /// the same name and adding the rest.
+    func effectiveLimits(overrides: [Limit]) -> [Limit] {
+        guard !overrides.isEmpty else { return limits }
+        var result = limits.map { limit in overrides.first { $0.name == limit.name } ?? limit }
+        result += overrides.filter { override in !limits.contains { $0.name == override.name } }
+        return result
+    }
+}
+
+/// Bounds on every name and list Tollgate stores; checked on input and again when decoding.
+enum Bounds {
+    static let name = 64
+    static let owner = 256
+    static let keyName = 256
+    static let scope = 128
+    static let scopes = 64
+    static let subjectName = 32
+    static let subjectValue = 256
+    static let limits = 32
+    static let metadataEntries = 64
+    static let metadataKey = 64
+    static let metadataValue = 1024
+    static let actor = 128
+    static let auditDetail = 1024
+}
+
+enum Validation {
+    /// Names of tiers, limits and subjects: 1…64 of `A-Z a-z 0-9 _ - . :`.
+    static func name(_ value: String, _ what: String, max: Int = Bounds.name) throws(TollgateError) {
+        guard !value.isEmpty, value.utf8.count <= max,
+              value.utf8.allSatisfy({ Base62.isDigit($0) || "_-.:".utf8.contains($0) })
+        else {
+            throw TollgateError(.invalidArgument, "\(what) must be 1 to \(max) characters of letters, digits, '_', '-', '.', ':'")
+        }
+    }
+
+    /// Free text (owners, key names, scopes, metadata): valid UTF-8, no NUL or control
+    /// characters, bounded.
+    static func text(_ value: String, _ what: String, max: Int, allowEmpty: Bool = false) throws(TollgateError) {
+        guard allowEmpty || !value.isEmpty else { throw TollgateError(.invalidArgument, "\(what) must not be empty") }
+        guard value.utf8.count <= max else { throw TollgateError(.invalidArgument, "\(what) is longer than \(max) bytes") }
+        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw TollgateError(.invalidArgument, "\(what) must not contain control characters")
+        }
+    }
+
+    static func limit(_ limit: Limit) throws(TollgateError) {
+        try name(limit.name, "a limit name")
+        guard limit.quantity > 0 else { throw TollgateError(.invalidArgument, "limit \(limit.name): quantity must be at least 1") }
+        guard limit.windowMicroseconds > 0 else { throw TollgateError(.invalidArgument, "limit \(limit.name): window must be positive") }
+        if let burst = limit.burst, burst == 0 { throw TollgateError(.invalidArgument, "limit \(limit.name): burst must be at least 1") }
+        if case .custom(let subject) = limit.subject { try name(subject, "a subject name", max: Bounds.subjectName) }
+    }
+
+    static func tier(_ tier: Tier) throws(TollgateError) {
+        try name(tier.name, "a tier name")
+        guard tier.limits.count <= Bounds.limits else { throw TollgateError(.invalidArgument, "a tier has at most \(Bounds.limits) limits") }
+        var seen = Set<String>()
+        for limit in tier.limits {
+            try Validation.limit(limit)
+            guard seen.insert(limit.name).inserted else {
+                throw TollgateError(.invalidArgument, "tier \(tier.name): limit name \(limit.name) appears twice")
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import Dispatch
+import Foundation
+import Synchronization
+import TollgateLMDB
+
+/// Work for the writer thread: runs inside a shared write transaction, then learns whether that
+/// transaction committed.
+protocol GroupCommitJob: AnyObject, Sendable {
+    /// Runs inside the batch's transaction. Must catch its own failures (one request's error must
+    /// not poison the batch) and may be run again if the transaction is retried after map growth.
+    func run(_ txn: borrowing WriteTransaction)
+    /// Called once, after the transaction committed (`nil`) or failed (the error).
+    func finish(transactionError: (any Error)?)
+}
+
+/// Group commit: one thread takes every waiting job, runs them one after another in one write
+/// transaction (each sees the effects of those before it, so the result equals serial execution),
+/// commits — and in durable mode syncs — once, then answers them all.
+///
+/// The thread is not one of Swift's cooperative pool: blocking on LMDB's writer lock or on
+/// `fsync` never starves async tasks.
+final class GroupCommitWriter: Sendable {
+    private struct Queue {
+        var jobs: [any GroupCommitJob] = []
+        var head = 0
+        var isStopping = false
+        var isStopped = false
+        var waiting: Int { jobs.count - head }
+    }
+
+    private let environment: Environment
+    private let maxBatchSize: Int
+    private let maxQueued: Int
+    private let beforeCommit: @Sendable (borrowing WriteTransaction) throws -> Void
+    private let queue = Mutex(Queue())
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let started = Mutex(false)
+    private let batchSizes = Mutex(BatchStatistics())
+
+    struct BatchStatistics: Sendable {
+        var batches = 0
+        var jobs = 0
+        var largest = 0
+    }
+
+    init(environment: Environment, maxBatchSize: Int, maxQueued: Int,
+         beforeCommit: @escaping @Sendable (borrowing WriteTransaction) throws -> Void) {
+        self.environment = environment
+        self.maxBatchSize = max(1, maxBatchSize)
+        self.maxQueued = max(1, maxQueued)
+        self.beforeCommit = beforeCommit
+    }
+
+    /// Queues `job`; throws ``TollgateError/Code/overloaded`` when the queue is full and
+    /// ``TollgateError/Code/closed`` after ``stop()``.
+    func submit(_ job: any GroupCommitJob) throws(TollgateError) {
+        startIfNeeded()
+        let accepted: TollgateError? = queue.withLock { queue in
+            if queue.isStopping { return TollgateError(.closed, "the store is closed") }
+            if queue.waiting >= maxQueued {
+                return TollgateError(.overloaded, "\(queue.waiting) requests are waiting for the writer; try again shortly")
+            }
+            queue.jobs.append(job)
+            return nil
+        }
+        if let accepted { throw accepted }
+        wakeUp.signal()
+    }
+
+    /// Batches run so far: for metrics and the benchmark.
+    var statistics: BatchStatistics { batchSizes.withLock { $0 } }
+
+    /// Answers every queued job, then ends the thread. Idempotent.
+    func stop() {
+        let wasRunning: Bool = queue.withLock { queue in
+            defer { queue.isStopping = true }
+            return !queue.isStopping
+        }
+        guard wasRunning, started.withLock({ $0 }) else { return }
+        wakeUp.signal()
+        finished.wait()
+    }
+
+    private func startIfNeeded() {
+        let start = started.withLock { started in
+            defer { started = true }
+            return !started
+        }
+        guard start else { return }
+        let thread = Thread { [self] in self.runLoop() }
+        thread.name = "tollgate-writer"
+        thread.start()
+    }
+
+    private func runLoop() {
+        while true {
+            wakeUp.wait()
+            while let batch = takeBatch() {
+                runBatch(batch)
+            }
+            let done = queue.withLock { queue in
+                guard queue.isStopping, queue.waiting == 0 else { return false }
+                queue.isStopped = true
+                return true
+            }
+            if done {
+                finished.signal()
+                return
+            }
+        }
+    }
+
+    private func takeBatch() -> [any GroupCommitJob]? {
+        queue.withLock { queue in
+            guard queue.waiting > 0 else { return nil }
+            let end = min(queue.jobs.count, queue.head + maxBatchSize)
+            let batch = Array(queue.jobs[queue.head..<end])
+            queue.head = end
+            if queue.head == queue.jobs.count {
+                queue.jobs.removeAll(keepingCapacity: true)
+                queue.head = 0
+            } else if queue.head > 4096 {
+                queue.jobs.removeFirst(queue.head)
+                queue.head = 0
+            }
+            return batch
+        }
+    }
+
+    private func runBatch(_ batch: [any GroupCommitJob]) {
+        do {
+            try environment.write { txn in
+                for job in batch { job.run(txn) }
+                try beforeCommit(txn)
+            }
+            batchSizes.withLock { stats in
+                stats.batches += 1
+                stats.jobs += batch.count
+                stats.largest = max(stats.largest, batch.count)
+            }
+            for job in batch { job.finish(transactionError: nil) }
+        } catch {
+            for job in batch { job.finish(transactionError: error) }
+        }
+    }
+}
+
+/// Remembers keys recently refused by a limit, so that while they stay refused their requests
+/// are answered from a read snapshot without taking the write lock. Only routes requests: the
+/// read-only path evaluates the real stored state, so a stale entry costs a little time, never
+/// a wrong answer.
+final class DenialMemo: Sendable {
+    private let deniedUntil = Mutex<[KeyHash: Int64]>([:])
+    private let capacity = 65_536
+
+    func isDenied(_ hash: KeyHash, at now: Timestamp) -> Bool {
+        deniedUntil.withLock { memo in
+            guard let until = memo[hash] else { return false }
+            if now.microseconds < until { return true }
+            memo[hash] = nil
+            return false
+        }
+    }
+
+    func remember(_ hash: KeyHash, until: Timestamp) {
+        deniedUntil.withLock { memo in
+            if memo.count >= capacity {
+                let now = until.microseconds
+                memo = memo.filter { $0.value > now }
+                if memo.count >= capacity { memo.removeAll() }
+            }
+            memo[hash] = until.microseconds
+        }
+    }
+
+    func forget(_ hash: KeyHash) {
+        _ = deniedUntil.withLock { $0.removeValue(forKey: hash) }
+    }
+}
+
+/// Denied counts for the usage ledger, gathered in memory so a denial never needs a write of
+/// its own; flushed inside the next transaction that commits (and at close).
+final class PendingDenials: Sendable {
+    struct Key: Hashable, Sendable {
+        var keyID: String
+        var day: Int64
+    }
+
+    private let pending = Mutex<[Key: UInt64]>([:])
+
+    func record(keyID: String, day: Int64) {
+        pending.withLock { $0[Key(keyID: keyID, day: day), default: 0] &+= 1 }
+    }
+
+    /// Writes every pending count. If the transaction then fails, the counts are lost: denied
+    /// counts are statistics, not decisions.
+    func flush(_ txn: borrowing WriteTransaction, usage: Table) throws {
+        let taken = pending.withLock { pending in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        for (key, denied) in taken {
+            try DailyUsage.update(txn, usage, keyID: key.keyID, day: key.day) { $0.denied &+= denied }
+        }
+    }
+}
+
+extension DailyUsage {
+    static func update(_ txn: borrowing WriteTransaction, _ table: Table, keyID: String, day: Int64, _ change: (inout DailyUsage) -> Void) throws {
+        let tableKey = tableKey(keyID: keyID, day: day)
+        var usage = try txn.withValue(in: table, forKey: tableKey) { try decode($0, day: day) }
+            ?? DailyUsage(day: day, allowed: 0, denied: 0, consumed: 0)
+        change(&usage)
+        try txn.put(usage.encoded(), forKey: tableKey, in: table)
+    }
+}

@@ -1,0 +1,399 @@
+import TollgateLMDB
+
+/// One request to decide: the presented key, its cost, the scope it needs, and the values of
+/// caller-supplied subjects (`["ip": "203.0.113.7", "route": "GET /reports"]`).
+public struct AuthorizationRequest: Sendable, Hashable {
+    public var key: String
+    public var cost: UInt64
+    public var scope: String?
+    public var subjects: [String: String]
+    /// The decision's time; `nil`: the store's clock.
+    public var at: Timestamp?
+
+    public init(key: String, cost: UInt64 = 1, scope: String? = nil, subjects: [String: String] = [:], at: Timestamp? = nil) {
+        self.key = key
+        self.cost = cost
+        self.scope = scope
+        self.subjects = subjects
+        self.at = at
+    }
+}
+
+extension Store {
+    // MARK: Public entry points
+
+    /// Verifies the key and checks and consumes every limit and the credits in one write
+    /// transaction, all or nothing. Runs on the store's writer thread with group commit: concurrent
+    /// callers share one transaction and, in durable mode, one sync. Returns only after the
+    /// decision is committed (and, in durable mode, synced).
+    public func authorize(
+        key: String, cost: UInt64 = 1, scope: String? = nil, subjects: [String: String] = [:], at: Timestamp? = nil
+    ) async throws(TollgateError) -> Decision {
+        try await authorize(AuthorizationRequest(key: key, cost: cost, scope: scope, subjects: subjects, at: at))
+    }
+
+    /// ``authorize(key:cost:scope:subjects:at:)`` for a prepared request.
+    public func authorize(_ request: AuthorizationRequest) async throws(TollgateError) -> Decision {
+        let prepared: Prepared
+        switch try prepare(request) {
+        case .decided(let decision): return decision
+        case .needsWrite(let value): prepared = value
+        }
+        let result: Result<Decision, TollgateError> = await withCheckedContinuation { continuation in
+            let job = AuthorizeJob(store: self, prepared: prepared, continuation: continuation)
+            do throws(TollgateError) { try writer.submit(job) } catch { continuation.resume(returning: .failure(error)) }
+        }
+        let decision = try result.get()
+        noteOutcome(decision, prepared)
+        return decision
+    }
+
+    /// The synchronous ``authorize(key:cost:scope:subjects:at:)``, for callers without
+    /// concurrency: runs its own write transaction on the calling thread (one commit per call;
+    /// concurrent callers get group commit from the async variant).
+    public func authorize(
+        key: String, cost: UInt64 = 1, scope: String? = nil, subjects: [String: String] = [:], at: Timestamp? = nil
+    ) throws(TollgateError) -> Decision {
+        let request = AuthorizationRequest(key: key, cost: cost, scope: scope, subjects: subjects, at: at)
+        let prepared: Prepared
+        switch try prepare(request) {
+        case .decided(let decision): return decision
+        case .needsWrite(let value): prepared = value
+        }
+        let decision = try write("authorize") { txn in try decide(txn, prepared) }
+        noteOutcome(decision, prepared)
+        return decision
+    }
+
+    /// The decision ``authorize(key:cost:scope:subjects:at:)`` would take now, without consuming
+    /// anything or taking the write lock.
+    public func peek(
+        key: String, cost: UInt64 = 1, scope: String? = nil, subjects: [String: String] = [:], at: Timestamp? = nil
+    ) throws(TollgateError) -> Decision {
+        let request = AuthorizationRequest(key: key, cost: cost, scope: scope, subjects: subjects, at: at)
+        let now = now(at)
+        if let rejection = keyFormat.parse(request.key) {
+            return .rejected(.malformedKey, cost: request.cost, at: now, rejection: rejection)
+        }
+        let prepared = Prepared(request: request, hash: hasher.hash(request.key), now: now)
+        return try read("peek") { txn in try plan(txn, prepared, consume: false).decision }
+    }
+
+    /// Gives back what an allowed decision consumed — its cost on every counter and the credits it
+    /// debited — after the upstream work failed. Refunding a decision that was not allowed does
+    /// nothing. Never makes a limit looser than fresh.
+    public func refund(_ decision: Decision, at: Timestamp? = nil) throws(TollgateError) {
+        guard decision.isAllowed, let receipt = decision.receipt, decision.cost > 0 else { return }
+        let now = now(at)
+        try write("refund") { txn in
+            for counter in receipt.counters {
+                let state = try txn.withValue(in: tables.counters, forKey: counter.tableKey) { try StoredCounter.decode($0) }
+                guard let state else { continue }
+                if let refunded = counter.limit.refund(state.state, cost: decision.cost, at: now) {
+                    let stored = StoredCounter(state: refunded, staleAt: state.staleAt)
+                    try txn.put(stored.encoded(), forKey: counter.tableKey, in: tables.counters)
+                } else {
+                    try txn.delete(counter.tableKey, in: tables.counters)
+                }
+            }
+            if receipt.chargedCredits, let (hash, loaded, lastRefill) = try loadKey(txn, id: receipt.keyID), loaded.credits != nil {
+                var key = loaded
+                key.credits = key.credits.map { $0.addingReportingOverflow(decision.cost).overflow ? .max : $0 + decision.cost }
+                try txn.put(StoredKey.primary(key, lastRefillPeriod: lastRefill).encoded(), forKey: hash, in: tables.keys)
+            }
+            try DailyUsage.update(txn, tables.usage, keyID: receipt.keyID, day: Self.day(of: decision.at)) { usage in
+                usage.consumed = usage.consumed >= decision.cost ? usage.consumed - decision.cost : 0
+            }
+        }
+    }
+
+    /// Whose counters ``resetCounters(_:actor:)`` clears.
+    public enum CounterOwner: Sendable, Hashable {
+        case key(id: String)
+        case owner(String)
+        /// A caller-supplied subject, e.g. `.subject(name: "ip", value: "203.0.113.7")`.
+        case subject(name: String, value: String)
+        case global
+    }
+
+    /// Deletes every counter of one subject (an admin's "reset this key's limits"). Returns how many.
+    @discardableResult
+    public func resetCounters(_ owner: CounterOwner, actor: String? = nil) throws(TollgateError) -> Int {
+        let subject: CounterSubject
+        switch owner {
+        case .key(let id): subject = .key(id: id)
+        case .owner(let name): subject = .owner(name)
+        case .subject(let name, let value): subject = .custom(name: name, value: value)
+        case .global: subject = .global
+        }
+        let prefix = subject.prefix
+        let now = clock.now()
+        return try write("reset counters") { txn in
+            var removed = 0
+            try txn.withCursor(over: tables.counters) { cursor in
+                var entry = try cursor.seek(atLeast: prefix)
+                while let current = entry, current.key.starts(with: prefix) {
+                    try txn.deleteCurrent(&cursor)
+                    removed += 1
+                    // After a delete, LMDB's "next" is the entry that followed the deleted one.
+                    entry = try cursor.next()
+                }
+            }
+            try audit(txn, .countersReset, actor: actor, subject: subject.description, detail: "\(removed) counter(s) removed", at: now)
+            return removed
+        }
+    }
+
+    // MARK: The decision
+
+    /// A request that passed parsing: the key's hash and the decision's time.
+    struct Prepared: Sendable {
+        var request: AuthorizationRequest
+        var hash: KeyHash
+        var now: Timestamp
+    }
+
+    enum Preparation {
+        case decided(Decision)
+        case needsWrite(Prepared)
+    }
+
+    /// Everything before the write lock: parse (malformed keys cost nothing more), hash, and —
+    /// for a key that was refused recently — a read-only evaluation that answers without writing
+    /// while the key stays refused.
+    func prepare(_ request: AuthorizationRequest) throws(TollgateError) -> Preparation {
+        try ensureWritable()
+        let now = now(request.at)
+        if let rejection = keyFormat.parse(request.key) {
+            return .decided(.rejected(.malformedKey, cost: request.cost, at: now, rejection: rejection))
+        }
+        let prepared = Prepared(request: request, hash: hasher.hash(request.key), now: now)
+        if deniedRecently.isDenied(prepared.hash, at: now) {
+            let decision = try read("authorize") { txn in try plan(txn, prepared, consume: false).decision }
+            if !decision.isAllowed {
+                noteOutcome(decision, prepared)
+                return .decided(decision)
+            }
+        }
+        return .needsWrite(prepared)
+    }
+
+    /// After a decision: remember refusals (for the read-only path) and count denials.
+    func noteOutcome(_ decision: Decision, _ prepared: Prepared) {
+        switch decision.outcome {
+        case .rateLimited, .creditsExhausted:
+            if let key = decision.key { pendingDenials.record(keyID: key.id, day: Self.day(of: decision.at)) }
+            if let retryAfter = decision.retryAfter, retryAfter > 0 {
+                deniedRecently.remember(prepared.hash, until: decision.at.adding(microseconds: retryAfter))
+            }
+        case .allowed:
+            break
+        default:
+            if let key = decision.key { pendingDenials.record(keyID: key.id, day: Self.day(of: decision.at)) }
+        }
+    }
+
+    static func day(of time: Timestamp) -> Int64 { floorDivide(time.microseconds, 86_400_000_000) }
+
+    /// The one decision procedure, for `authorize` (then applied in a write transaction) and `peek`
+    /// (read-only): key record → state, expiry, scope → every limit → credits → all-or-nothing
+    /// writes. The limiter arithmetic is the pure ``Limit/evaluate(_:cost:at:)``; this function is
+    /// the seam where states are read and written.
+    ///
+    /// `remaining` and `creditsRemaining` count what is left after the request when it is
+    /// allowed and consumed; when it is refused, or only peeked at, they count what is left now.
+    func plan<T: ReadableTransaction & ~Copyable>(_ txn: borrowing T, _ prepared: Prepared, consume: Bool = true) throws -> Plan {
+        let request = prepared.request
+        let now = prepared.now
+        let cost = request.cost
+
+        // The key.
+        guard let stored = try txn.withValue(in: tables.keys, forKey: prepared.hash.bytes, { try StoredKey.decode($0) }) else {
+            return Plan(decision: .rejected(.unknownKey, cost: cost, at: now))
+        }
+        var keyHash = prepared.hash.bytes
+        var key: KeyInfo
+        var lastRefill: Int64
+        switch stored {
+        case .primary(let info, let refill):
+            key = info
+            lastRefill = refill
+        case .rotated(let id, let graceUntil):
+            guard now < graceUntil, let current = try loadKey(txn, id: id) else {
+                return Plan(decision: .rejected(.revoked, cost: cost, at: now))
+            }
+            (keyHash, key, lastRefill) = current
+        }
+        let identity = Decision.KeyIdentity(key)
+        switch key.state {
+        case .revoked: return Plan(decision: .rejected(.revoked, cost: cost, at: now, key: identity))
+        case .disabled: return Plan(decision: .rejected(.disabled, cost: cost, at: now, key: identity))
+        case .active: break
+        }
+        if key.isExpired(at: now) { return Plan(decision: .rejected(.expired, cost: cost, at: now, key: identity)) }
+        if let scope = request.scope, !key.grants(scope) { return Plan(decision: .rejected(.forbidden, cost: cost, at: now, key: identity)) }
+
+        // Every limit.
+        guard let tier = try loadTier(txn, key.tier) else {
+            throw TollgateError(.notFound, "key \(key.id) is on tier \(key.tier), which does not exist")
+        }
+        let limits = tier.effectiveLimits(overrides: key.limitOverrides)
+        var statuses: [Decision.LimitStatus] = []
+        statuses.reserveCapacity(limits.count)
+        var newStates: [(tableKey: [UInt8], counter: StoredCounter, limit: Limit)] = []
+        newStates.reserveCapacity(limits.count)
+        var allLimitsAllow = true
+        for limit in limits {
+            let subject = try resolveSubject(limit.subject, key: key, subjects: request.subjects)
+            let tableKey = subject.tableKey(limit: limit.name)
+            let state = try txn.withValue(in: tables.counters, forKey: tableKey) { try StoredCounter.decode($0).state }
+            let (check, newState) = limit.evaluate(state, cost: cost, at: now)
+            allLimitsAllow = allLimitsAllow && check.allowed
+            statuses.append(Decision.LimitStatus(
+                name: limit.name, strategy: limit.strategy, quantity: limit.quantity,
+                windowMicroseconds: limit.windowLength(at: now), subject: subject.description,
+                remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
+                allowed: check.allowed, neverFits: check.neverFits))
+            if check.allowed {
+                newStates.append((tableKey, StoredCounter(state: newState, staleAt: now.adding(microseconds: max(check.resetAfter, 0))), limit))
+            }
+        }
+
+        // Credits.
+        let creditsBefore = key.credits
+        key.applyRefill(at: now, lastRefill: &lastRefill)
+        let refilled = key.credits != creditsBefore
+        var decision = Decision(
+            outcome: .allowed, key: identity, limits: statuses, creditsRemaining: key.credits, cost: cost, at: now,
+            keyRejection: nil, receipt: nil)
+        guard allLimitsAllow else {
+            decision.outcome = .rateLimited
+            decision.limits = Self.nothingConsumed(decision.limits, cost: cost)
+            return Plan(decision: decision)
+        }
+        if let credits = key.credits {
+            guard credits >= cost else {
+                decision.outcome = .creditsExhausted
+                decision.limits = Self.nothingConsumed(decision.limits, cost: cost)
+                return Plan(decision: decision)
+            }
+            key.credits = credits - cost
+            if consume { decision.creditsRemaining = key.credits }
+        }
+        guard consume else {
+            decision.limits = Self.nothingConsumed(decision.limits, cost: cost)
+            return Plan(decision: decision)
+        }
+        decision.receipt = Receipt(
+            keyID: key.id, counters: newStates.map { Receipt.ConsumedCounter(tableKey: $0.tableKey, limit: $0.limit) },
+            chargedCredits: key.credits != nil && cost > 0)
+
+        // All allowed: the new states, the key record (credits, last use) and the usage ledger,
+        // for the caller to write at once in its transaction.
+        var writes = Writes(counters: newStates.map { ($0.tableKey, $0.counter) }, key: nil, keyID: key.id, day: Self.day(of: now), cost: cost)
+        let lastUsedIsStale = key.lastUsedAt.map { now.microseconds - $0.microseconds >= lastUsedResolution } ?? true
+        if lastUsedIsStale { key.lastUsedAt = now }
+        if lastUsedIsStale || refilled || (creditsBefore != nil && cost > 0) {
+            writes.key = (keyHash, StoredKey.primary(key, lastRefillPeriod: lastRefill))
+        }
+        return Plan(decision: decision, writes: writes)
+    }
+
+    /// The writes of an allowed decision.
+    struct Writes {
+        var counters: [(tableKey: [UInt8], counter: StoredCounter)]
+        var key: (hash: [UInt8], record: StoredKey)?
+        var keyID: String
+        var day: Int64
+        var cost: UInt64
+    }
+
+    /// A decision and, when it consumes anything, what to write.
+    struct Plan {
+        var decision: Decision
+        var writes: Writes?
+    }
+
+    /// Writes an allowed decision's effects into `txn`.
+    func apply(_ writes: Writes, _ txn: borrowing WriteTransaction) throws {
+        for (tableKey, counter) in writes.counters {
+            try txn.put(counter.encoded(), forKey: tableKey, in: tables.counters)
+        }
+        if let (hash, record) = writes.key {
+            try txn.put(record.encoded(), forKey: hash, in: tables.keys)
+        }
+        try DailyUsage.update(txn, tables.usage, keyID: writes.keyID, day: writes.day) { usage in
+            usage.allowed &+= 1
+            usage.consumed = usage.consumed.addingReportingOverflow(writes.cost).overflow ? .max : usage.consumed + writes.cost
+        }
+    }
+
+    /// Plans and, when allowed, applies a decision in one write transaction.
+    func decide(_ txn: borrowing WriteTransaction, _ prepared: Prepared) throws -> Decision {
+        let plan = try plan(txn, prepared)
+        if let writes = plan.writes { try apply(writes, txn) }
+        return plan.decision
+    }
+
+    /// Statuses as they stand when the request's cost was not taken: limits that would have
+    /// passed report what they had before it.
+    private static func nothingConsumed(_ limits: [Decision.LimitStatus], cost: UInt64) -> [Decision.LimitStatus] {
+        limits.map { status in
+            guard status.allowed else { return status }
+            var status = status
+            status.remaining = status.remaining.addingReportingOverflow(cost).overflow ? .max : status.remaining + cost
+            return status
+        }
+    }
+
+    private func resolveSubject(_ subject: LimitSubject, key: KeyInfo, subjects: [String: String]) throws(TollgateError) -> CounterSubject {
+        switch subject {
+        case .key: return .key(id: key.id)
+        case .owner: return .owner(key.owner)
+        case .global: return .global
+        case .custom(let name):
+            guard let value = subjects[name] else {
+                throw TollgateError(.missingSubject, "tier \(key.tier) limits by \(name), but the request carries no \(name)")
+            }
+            guard !value.isEmpty, value.utf8.count <= Bounds.subjectValue, !value.utf8.contains(0) else {
+                throw TollgateError(.invalidArgument, "the \(name) subject must be 1 to \(Bounds.subjectValue) bytes without NUL")
+            }
+            return .custom(name: name, value: value)
+        }
+    }
+}
+
+/// One `authorize` waiting for the group-commit writer.
+///
+/// `@unchecked Sendable`: `outcome` is written only by the writer thread inside `run` and read
+/// only by the same thread in `finish`, which hands it to the continuation exactly once.
+final class AuthorizeJob: GroupCommitJob, @unchecked Sendable {
+    private let store: Store
+    private let prepared: Store.Prepared
+    private let continuation: CheckedContinuation<Result<Decision, TollgateError>, Never>
+    private var outcome: Result<Decision, TollgateError>?
+
+    init(store: Store, prepared: Store.Prepared, continuation: CheckedContinuation<Result<Decision, TollgateError>, Never>) {
+        self.store = store
+        self.prepared = prepared
+        self.continuation = continuation
+    }
+
+    func run(_ txn: borrowing WriteTransaction) {
+        do {
+            outcome = .success(try store.decide(txn, prepared))
+        } catch {
+            // This request alone fails; the batch goes on. (A failed LMDB operation dooms the
+            // whole transaction anyway: `Environment.write` then refuses to commit it.)
+            outcome = .failure(Store.mapError(error, "authorize"))
+        }
+    }
+
+    func finish(transactionError: (any Error)?) {
+        if let transactionError {
+            continuation.resume(returning: .failure(Store.mapError(transactionError, "authorize")))
+        } else {
+            continuation.resume(returning: outcome ?? .failure(TollgateError(.storage, "the writer did not run the request")))
+        }
+    }
+}

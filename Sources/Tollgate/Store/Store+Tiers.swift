@@ -1,0 +1,109 @@
+import TollgateLMDB
+
+extension Store {
+    /// Creates or replaces the tier `tier.name`. Keys on it see the new limits from their next
+    /// request on; counters of limits that keep their name carry over.
+    public func setTier(_ tier: Tier, actor: String? = nil) throws(TollgateError) {
+        try Validation.tier(tier)
+        let now = clock.now()
+        try write("set tier \(tier.name)") { txn in
+            let existed = try txn.contains(Array(tier.name.utf8), in: tables.tiers)
+            try txn.put(tier.encoded(), forKey: Array(tier.name.utf8), in: tables.tiers)
+            try bumpPolicyGeneration(txn)
+            let summary = tier.limits.map { "\($0.name)=\($0.quantity)/\($0.windowMicroseconds)µs" }.joined(separator: ", ")
+            try audit(txn, .tierSet, actor: actor, subject: tier.name, detail: (existed ? "replaced: " : "created: ") + summary, at: now)
+        }
+    }
+
+    /// The tier named `name`, or `nil`.
+    public func tier(named name: String) throws(TollgateError) -> Tier? {
+        try read("read tier \(name)") { txn in try loadTier(txn, name) }
+    }
+
+    /// Every tier, by name.
+    public func tiers() throws(TollgateError) -> [Tier] {
+        try read("list tiers") { txn in
+            var tiers: [Tier] = []
+            try txn.forEach(in: tables.tiers) { _, value in
+                tiers.append(try Tier.decode(value))
+                return .continue
+            }
+            return tiers
+        }
+    }
+
+    /// Removes a tier. Refused with ``TollgateError/Code/tierInUse`` while keys use it, unless
+    /// `replacement` names a tier to move those keys to.
+    public func removeTier(named name: String, movingKeysTo replacement: String? = nil, actor: String? = nil) throws(TollgateError) {
+        let now = clock.now()
+        try write("remove tier \(name)") { txn in
+            guard try txn.contains(Array(name.utf8), in: tables.tiers) else {
+                throw TollgateError(.notFound, "no tier named \(name)")
+            }
+            if let replacement {
+                guard replacement != name, try txn.contains(Array(replacement.utf8), in: tables.tiers) else {
+                    throw TollgateError(.notFound, "no replacement tier named \(replacement)")
+                }
+            }
+            var users: [(hash: [UInt8], key: KeyInfo, lastRefill: Int64)] = []
+            try txn.forEach(in: tables.keys) { hash, value in
+                if case .primary(let key, let lastRefill) = try StoredKey.decode(value), key.tier == name {
+                    users.append((Array(hash), key, lastRefill))
+                }
+                return .continue
+            }
+            if !users.isEmpty {
+                guard let replacement else {
+                    throw TollgateError(.tierInUse, "tier \(name) is used by \(users.count) key(s); name a replacement tier to move them to")
+                }
+                for var user in users {
+                    user.key.tier = replacement
+                    try txn.put(StoredKey.primary(user.key, lastRefillPeriod: user.lastRefill).encoded(), forKey: user.hash, in: tables.keys)
+                    try audit(txn, .keyTierChanged, actor: actor, subject: user.key.id, detail: "tier \(name) → \(replacement) (tier removed)", at: now)
+                }
+            }
+            try txn.delete(Array(name.utf8), in: tables.tiers)
+            try bumpPolicyGeneration(txn)
+            try audit(txn, .tierRemoved, actor: actor, subject: name, detail: users.isEmpty ? "removed" : "removed; \(users.count) key(s) moved to \(replacement ?? "")", at: now)
+        }
+    }
+
+    func loadTier(_ txn: borrowing some ReadableTransaction & ~Copyable, _ name: String) throws -> Tier? {
+        try txn.withValue(in: tables.tiers, forKey: Array(name.utf8)) { try Tier.decode($0) }
+    }
+
+    private func bumpPolicyGeneration(_ txn: borrowing WriteTransaction) throws {
+        guard var meta = try Self.readMeta(txn, tables) else { return }
+        meta.policyGeneration &+= 1
+        try txn.put(meta.encoded(), forKey: Self.metaKey, in: tables.meta)
+    }
+}
+
+// MARK: - Convenience limits
+
+extension Limit {
+    /// `quantity` per second, fixed window, per key.
+    public static func perSecond(_ quantity: UInt64, name: String = "second", strategy: Strategy = .fixedWindow, subject: LimitSubject = .key) -> Limit {
+        Limit(name: name, strategy: strategy, quantity: quantity, windowMicroseconds: 1_000_000, subject: subject)
+    }
+
+    /// `quantity` per minute, fixed window, per key.
+    public static func perMinute(_ quantity: UInt64, name: String = "minute", strategy: Strategy = .fixedWindow, subject: LimitSubject = .key) -> Limit {
+        Limit(name: name, strategy: strategy, quantity: quantity, windowMicroseconds: 60_000_000, subject: subject)
+    }
+
+    /// `quantity` per hour, fixed window, per key.
+    public static func perHour(_ quantity: UInt64, name: String = "hour", strategy: Strategy = .fixedWindow, subject: LimitSubject = .key) -> Limit {
+        Limit(name: name, strategy: strategy, quantity: quantity, windowMicroseconds: 3_600_000_000, subject: subject)
+    }
+
+    /// `quantity` per UTC calendar day, per key.
+    public static func perDay(_ quantity: UInt64, name: String = "day", subject: LimitSubject = .key) -> Limit {
+        Limit(name: name, strategy: .calendarDay, quantity: quantity, windowMicroseconds: 86_400_000_000, subject: subject)
+    }
+
+    /// `quantity` per UTC calendar month, per key.
+    public static func perMonth(_ quantity: UInt64, name: String = "month", subject: LimitSubject = .key) -> Limit {
+        Limit(name: name, strategy: .calendarMonth, quantity: quantity, windowMicroseconds: 30 * 86_400_000_000, subject: subject)
+    }
+}

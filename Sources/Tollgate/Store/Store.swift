@@ -1,0 +1,338 @@
+import Foundation
+import Synchronization
+import TollgateLMDB
+
+/// A Tollgate store: API keys (as hashes), tiers, counters, usage and audit in one LMDB
+/// environment (a directory). Open it once per process and share it; every method is thread-safe.
+///
+/// ```swift
+/// let store = try Store(options: .init(path: "./tollgate-data"))
+/// try store.setTier(Tier(name: "free", limits: [.perSecond(10), .perDay(1_000)]))
+/// let issued = try store.createKey(NewKey(owner: "acme", tier: "free"))
+/// let decision = try await store.authorize(key: issued.secret)
+/// ```
+public final class Store: Sendable {
+    /// How decisions reach the disk. See `Docs/durability.md`.
+    public enum Durability: Sendable, Hashable {
+        /// Every decision is returned only after its commit is synced to disk. Survives a process
+        /// crash and a power loss. Concurrent async callers share one sync (group commit).
+        case durable
+        /// Commits are not synced; a background sync runs every `interval` and at close.
+        /// A process crash (`kill -9`) loses nothing; a power loss or OS crash loses at most the
+        /// decisions of the last `interval`. Never corrupts the store.
+        case periodic(interval: Duration)
+    }
+
+    /// Everything needed to open a store.
+    public struct Options: Sendable {
+        /// The store's directory (created with mode 0700; its files 0600).
+        public var path: String
+        public var durability: Durability = .durable
+        /// The pepper for HMAC-SHA-256 key hashes. A store created with one needs the same one
+        /// to open; a store created without cannot be opened with one.
+        public var pepper: Pepper?
+        /// For a new store: the prefix of the keys it issues.
+        public var keyPrefix: String = "tg_live_"
+        /// For a new store: whether key hashes use the pepper. Defaults to HMAC when a pepper is given.
+        public var hashScheme: KeyHashScheme?
+        /// Where "now" comes from.
+        public var clock: any TimeSource = SystemClock()
+        /// Initial map size; the map grows by itself up to ``maxMapSize``.
+        public var mapSize: Int = 64 << 20
+        public var maxMapSize: Int = 1 << 40
+        public var maxReaders: UInt32 = 256
+        /// Open without writing: every mutating method throws ``TollgateError/Code/readOnly``.
+        public var readOnly = false
+        /// Create the store when the directory holds none.
+        public var create = true
+        /// How stale a key's "last used" time may get before verification writes it again.
+        public var lastUsedResolution: Duration = .seconds(60)
+        /// Who lifecycle changes are attributed to in the audit log when a call names nobody.
+        public var defaultActor = "api"
+        /// Group commit: the most requests one write transaction takes.
+        public var maxBatchSize = 512
+        /// Group commit: the most requests that may wait for the writer; more are refused with
+        /// ``TollgateError/Code/overloaded``.
+        public var maxQueuedRequests = 16_384
+
+        public init(path: String) { self.path = path }
+    }
+
+    public let options: Options
+    /// The store's identity and settings as recorded at creation.
+    public let meta: StoreMeta
+    /// The format of the keys this store issues and accepts.
+    public let keyFormat: KeyFormat
+
+    let environment: Environment
+    let tables: Tables
+    let hasher: KeyHasher
+    let clock: any TimeSource
+    let lastUsedResolution: Int64
+    let deniedRecently: DenialMemo
+    let pendingDenials: PendingDenials
+    let writer: GroupCommitWriter
+    private let periodicSync: Mutex<Task<Void, Never>?>
+
+    struct Tables: Sendable {
+        let meta: Table
+        let keys: Table
+        let keyIDs: Table
+        let owners: Table
+        let tiers: Table
+        let counters: Table
+        let usage: Table
+        let audit: Table
+
+        static let names = ["meta", "keys", "keyIDs", "owners", "tiers", "counters", "usage", "audit"]
+    }
+
+    /// Opens the store at `options.path`, creating it when missing (unless `create` is off).
+    ///
+    /// Throws ``TollgateError/Code/unsupportedFormat`` for a store of another format version,
+    /// ``TollgateError/Code/pepperMismatch`` when the pepper does not fit the store, and
+    /// ``TollgateError/Code/storage`` when LMDB cannot open it (including: already open in this process).
+    public init(options: Options) throws(TollgateError) {
+        var envOptions = Environment.Options(path: options.path)
+        envOptions.mapSize = options.mapSize
+        envOptions.maxMapSize = options.maxMapSize
+        envOptions.maxReaders = options.maxReaders
+        envOptions.maxTables = 16
+        envOptions.readOnly = options.readOnly
+        envOptions.create = options.create
+        if case .periodic = options.durability { envOptions.durability = .noSync }
+        if !options.create && !FileManager.default.fileExists(atPath: options.path + "/data.mdb") {
+            throw TollgateError(.notFound, "no store at \(options.path)")
+        }
+        let environment: Environment
+        do { environment = try Environment(options: envOptions) } catch {
+            throw TollgateError(.storage, "cannot open the store at \(options.path)", underlying: error)
+        }
+        do {
+            let tables = try Self.openTables(environment, readOnly: options.readOnly)
+            let meta = try Self.loadOrCreateMeta(environment, tables, options)
+            try Self.checkPepper(meta, options.pepper)
+            self.tables = tables
+            self.meta = meta
+            self.keyFormat = try KeyFormat(prefix: meta.keyPrefix)
+        } catch {
+            environment.close()
+            throw error
+        }
+        self.options = options
+        self.environment = environment
+        self.hasher = KeyHasher(scheme: meta.hashScheme, pepper: options.pepper)
+        self.clock = options.clock
+        self.lastUsedResolution = Self.microseconds(options.lastUsedResolution)
+        self.deniedRecently = DenialMemo()
+        let pendingDenials = PendingDenials()
+        let usageTable = tables.usage
+        self.pendingDenials = pendingDenials
+        self.writer = GroupCommitWriter(
+            environment: environment, maxBatchSize: options.maxBatchSize, maxQueued: options.maxQueuedRequests,
+            beforeCommit: { txn in try pendingDenials.flush(txn, usage: usageTable) })
+        self.periodicSync = Mutex(nil)
+        if case .periodic(let interval) = options.durability, !options.readOnly {
+            startPeriodicSync(every: interval)
+        }
+    }
+
+    deinit { shutdown() }
+
+    /// Flushes what is pending (denied counts; in periodic mode, a final sync) and closes the store.
+    /// Later calls throw ``TollgateError/Code/closed``. Idempotent.
+    public func close() { shutdown() }
+
+    private func shutdown() {
+        guard !environment.isClosed else { return }
+        periodicSync.withLock { task in
+            task?.cancel()
+            task = nil
+        }
+        writer.stop()
+        if !options.readOnly {
+            try? environment.write { txn in try pendingDenials.flush(txn, usage: tables.usage) }
+            try? environment.sync(force: true)
+        }
+        environment.close()
+    }
+
+    private func startPeriodicSync(every interval: Duration) {
+        let environment = self.environment
+        let task = Task.detached(priority: .utility) {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if environment.isClosed { return }
+                try? environment.sync(force: true)
+            }
+        }
+        periodicSync.withLock { $0 = task }
+    }
+
+    // MARK: Opening
+
+    private static func openTables(_ environment: Environment, readOnly: Bool) throws(TollgateError) -> Tables {
+        func open(_ name: String) throws(TollgateError) -> Table {
+            do {
+                guard let table = try environment.table(named: name, create: !readOnly) else {
+                    throw TollgateError(.corruptRecord, "the store has no \(name) table")
+                }
+                return table
+            } catch let error as TollgateError {
+                throw error
+            } catch {
+                throw TollgateError(.storage, "cannot open table \(name)", underlying: error)
+            }
+        }
+        return Tables(
+            meta: try open("meta"), keys: try open("keys"), keyIDs: try open("keyIDs"), owners: try open("owners"),
+            tiers: try open("tiers"), counters: try open("counters"), usage: try open("usage"), audit: try open("audit"))
+    }
+
+    static let metaKey = Array("store".utf8)
+
+    private static func loadOrCreateMeta(_ environment: Environment, _ tables: Tables, _ options: Options) throws(TollgateError) -> StoreMeta {
+        let existing: StoreMeta? = try storageCall("read the store's meta record") {
+            try environment.read { txn in try readMeta(txn, tables) }
+        }
+        if let existing { return existing }
+        guard !options.readOnly else { throw TollgateError(.notFound, "\(options.path) holds no Tollgate store") }
+        let scheme = options.hashScheme ?? (options.pepper == nil ? .sha256 : .hmacSHA256)
+        if scheme == .hmacSHA256 && options.pepper == nil {
+            throw TollgateError(.pepperMismatch, "an HMAC-SHA-256 store needs a pepper")
+        }
+        _ = try KeyFormat(prefix: options.keyPrefix)
+        let now = options.clock.now()
+        let created = StoreMeta(
+            formatVersion: StoreMeta.currentFormatVersion,
+            storeID: randomHex(bytes: 16),
+            createdAt: now,
+            hashScheme: scheme,
+            pepperFingerprint: scheme == .hmacSHA256 ? options.pepper!.fingerprint : [],
+            keyPrefix: options.keyPrefix,
+            policyGeneration: 0)
+        return try storageCall("create the store") {
+            try environment.write { txn -> StoreMeta in
+                // Another process may have created it meanwhile: theirs wins.
+                if let theirs = try readMeta(txn, tables) { return theirs }
+                for table in [tables.keys, tables.tiers, tables.counters] where try txn.statistics(of: table).entries > 0 {
+                    throw TollgateError(.corruptRecord, "the store has records but no meta record")
+                }
+                try txn.put(created.encoded(), forKey: metaKey, in: tables.meta)
+                try appendAudit(txn, tables, AuditEvent(at: now, kind: .storeCreated, actor: options.defaultActor, subject: created.storeID, detail: "format \(created.formatVersion), \(scheme)"))
+                return created
+            }
+        }
+    }
+
+    static func readMeta(_ txn: borrowing some ReadableTransaction & ~Copyable, _ tables: Tables) throws -> StoreMeta? {
+        try txn.withValue(in: tables.meta, forKey: metaKey) { bytes throws(TollgateError) -> StoreMeta in
+            let version: UInt32
+            do { version = try StoreMeta.formatVersion(of: bytes) } catch {
+                throw TollgateError(.corruptRecord, "the meta record is damaged", underlying: error)
+            }
+            guard version == StoreMeta.currentFormatVersion else {
+                throw TollgateError(.unsupportedFormat, "the store has format version \(version); this Tollgate reads version \(StoreMeta.currentFormatVersion)")
+            }
+            do { return try StoreMeta.decode(bytes) } catch {
+                throw TollgateError(.corruptRecord, "the meta record is damaged", underlying: error)
+            }
+        }
+    }
+
+    private static func checkPepper(_ meta: StoreMeta, _ pepper: Pepper?) throws(TollgateError) {
+        switch (meta.hashScheme, pepper) {
+        case (.sha256, nil): return
+        case (.sha256, .some):
+            throw TollgateError(.pepperMismatch, "this store hashes keys without a pepper, but one was given")
+        case (.hmacSHA256, nil):
+            throw TollgateError(.pepperMismatch, "this store hashes keys with a pepper (HMAC-SHA-256); none was given")
+        case (.hmacSHA256, .some(let pepper)):
+            guard pepper.fingerprint == meta.pepperFingerprint else {
+                throw TollgateError(.pepperMismatch, "the pepper given is not the one this store was created with")
+            }
+        }
+    }
+
+    // MARK: Helpers shared by the store's parts
+
+    func now(_ at: Timestamp?) -> Timestamp { at ?? clock.now() }
+
+    static func microseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+
+    func ensureWritable() throws(TollgateError) {
+        if options.readOnly { throw TollgateError(.readOnly, "the store is open read-only") }
+    }
+
+    /// A read snapshot, mapping storage failures to ``TollgateError``.
+    func read<R>(_ what: String, _ body: (borrowing ReadTransaction) throws -> R) throws(TollgateError) -> R {
+        try Self.storageCall(what) { try environment.read(body) }
+    }
+
+    /// A write transaction (not batched), mapping storage failures to ``TollgateError``.
+    func write<R>(_ what: String, _ body: (borrowing WriteTransaction) throws -> R) throws(TollgateError) -> R {
+        try ensureWritable()
+        return try Self.storageCall(what) {
+            try environment.write { txn in
+                let result = try body(txn)
+                try pendingDenials.flush(txn, usage: tables.usage)
+                return result
+            }
+        }
+    }
+
+    static func storageCall<R>(_ what: String, _ body: () throws -> R) throws(TollgateError) -> R {
+        do { return try body() } catch { throw mapError(error, what) }
+    }
+
+    /// Any failure as a ``TollgateError``: storage errors keep LMDB's code as the cause.
+    static func mapError(_ error: any Error, _ what: String) -> TollgateError {
+        switch error {
+        case let error as TollgateError:
+            return error
+        case let error as RecordDecodingError:
+            return TollgateError(.corruptRecord, "cannot \(what): a stored record is damaged", underlying: error)
+        case let error as LMDBError:
+            if error.code == LMDBError.invalidArgument.code, error.context == "environment is closed" {
+                return TollgateError(.closed, "the store is closed")
+            }
+            return TollgateError(.storage, "cannot \(what)", underlying: error)
+        default:
+            return TollgateError(.storage, "cannot \(what): \(error)")
+        }
+    }
+
+    /// Appends an audit event under `time · transaction id · sequence`, unique across processes.
+    static func appendAudit(_ txn: borrowing WriteTransaction, _ tables: Tables, _ event: AuditEvent) throws {
+        var key: [UInt8] = []
+        key.appendBigEndian(event.at.microseconds)
+        key.appendBigEndian(UInt64(txn.id))
+        for sequence in UInt16(0)...UInt16.max {
+            var candidate = key
+            candidate.appendBigEndian(sequence)
+            if try !txn.contains(candidate, in: tables.audit) {
+                try txn.put(event.encoded(), forKey: candidate, in: tables.audit)
+                return
+            }
+        }
+    }
+
+    func audit(_ txn: borrowing WriteTransaction, _ kind: AuditEvent.Kind, actor: String?, subject: String, detail: String, at: Timestamp) throws {
+        try Self.appendAudit(txn, tables, AuditEvent(at: at, kind: kind, actor: actor ?? options.defaultActor, subject: subject, detail: detail))
+    }
+}
+
+func randomHex(bytes count: Int) -> String {
+    var generator = SystemRandomNumberGenerator()
+    let digits = Array("0123456789abcdef".utf8)
+    var result: [UInt8] = []
+    for _ in 0..<count {
+        let byte = UInt8.random(in: 0...255, using: &generator)
+        result.append(digits[Int(byte >> 4)])
+        result.append(digits[Int(byte & 0xF)])
+    }
+    return String(decoding: result, as: UTF8.self)
+}
