@@ -36,6 +36,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "tollgate-bench",
+            dependencies: ["Tollgate", "TollgateLMDB"],
+            path: "Benchmarks/TollgateBench"
+        ),
         .testTarget(name: "TollgateLMDBTests", dependencies: ["TollgateLMDB"]),
         .testTarget(name: "TollgateTests", dependencies: ["Tollgate", "TollgateTestSupport", "TollgateLMDB"]),
         .testTarget(name: "TollgateTestSupportTests", dependencies: ["TollgateTestSupport"]),
