@@ -49,6 +49,9 @@ public final class Store: Sendable {
         public var lastUsedResolution: Duration = .seconds(60)
         /// Who lifecycle changes are attributed to in the audit log when a call names nobody.
         public var defaultActor = "api"
+        /// How often stale counters and expired rotation-grace records are swept in the background
+        /// (in short batches); `nil`: only when ``Store/sweep(at:batchSize:maxBatches:)`` is called.
+        public var sweepInterval: Duration? = .seconds(300)
         /// Group commit: the most requests one write transaction takes.
         public var maxBatchSize = 512
         /// Group commit: the most requests that may wait for the writer; more are refused with
@@ -72,7 +75,7 @@ public final class Store: Sendable {
     let deniedRecently: DenialMemo
     let pendingDenials: PendingDenials
     let writer: GroupCommitWriter
-    private let periodicSync: Mutex<Task<Void, Never>?>
+    private let backgroundLoops: Mutex<[BackgroundLoop]>
 
     struct Tables: Sendable {
         let meta: Table
@@ -131,10 +134,8 @@ public final class Store: Sendable {
         self.writer = GroupCommitWriter(
             environment: environment, maxBatchSize: options.maxBatchSize, maxQueued: options.maxQueuedRequests,
             beforeCommit: { txn in try pendingDenials.flush(txn, usage: usageTable) })
-        self.periodicSync = Mutex(nil)
-        if case .periodic(let interval) = options.durability, !options.readOnly {
-            startPeriodicSync(every: interval)
-        }
+        self.backgroundLoops = Mutex([])
+        if !options.readOnly { startBackgroundWork() }
     }
 
     deinit { shutdown() }
@@ -145,10 +146,11 @@ public final class Store: Sendable {
 
     private func shutdown() {
         guard !environment.isClosed else { return }
-        periodicSync.withLock { task in
-            task?.cancel()
-            task = nil
+        let loops = backgroundLoops.withLock { loops in
+            defer { loops.removeAll() }
+            return loops
         }
+        for loop in loops { loop.stop() }
         writer.stop()
         if !options.readOnly {
             try? environment.write { txn in try pendingDenials.flush(txn, usage: tables.usage) }
@@ -157,16 +159,21 @@ public final class Store: Sendable {
         environment.close()
     }
 
-    private func startPeriodicSync(every interval: Duration) {
-        let environment = self.environment
-        let task = Task.detached(priority: .utility) {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if environment.isClosed { return }
+    private func startBackgroundWork() {
+        var loops: [BackgroundLoop] = []
+        if case .periodic(let interval) = options.durability {
+            let environment = self.environment
+            loops.append(BackgroundLoop(name: "tollgate-sync", every: interval) {
                 try? environment.sync(force: true)
-            }
+            })
         }
-        periodicSync.withLock { $0 = task }
+        if let interval = options.sweepInterval {
+            // The loop must not keep the store alive, or `deinit` (which stops it) never runs.
+            loops.append(BackgroundLoop(name: "tollgate-sweep", every: interval) { [weak self] in
+                _ = try? self?.sweep()
+            })
+        }
+        backgroundLoops.withLock { $0 = loops }
     }
 
     // MARK: Opening
