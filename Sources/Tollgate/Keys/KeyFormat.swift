@@ -47,11 +47,7 @@ public struct KeyFormat: Sendable, Hashable {
         var bytes = prefixBytes
         bytes.reserveCapacity(keyLength)
         let bodyStart = bytes.count
-        while bytes.count < bodyStart + Self.bodyLength {
-            // Rejection sampling keeps every character equally likely: 248 = 4 × 62.
-            let random = UInt8.random(in: 0...255, using: &generator)
-            if random < 248 { bytes.append(Base62.digits[Int(random % 62)]) }
-        }
+        Base62.appendRandomDigits(Self.bodyLength, to: &bytes, using: &generator)
         let checksum = CRC32.checksum(bytes[bodyStart...])
         bytes.append(contentsOf: Base62.encode(checksum, width: Self.checksumLength))
         return String(decoding: bytes, as: UTF8.self)
@@ -93,6 +89,19 @@ public struct KeyFormat: Sendable, Hashable {
 /// Base62 with the alphabet `0-9A-Za-z`.
 enum Base62 {
     static let digits: [UInt8] = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// Appends `count` uniformly random digits. Rejection sampling keeps every digit equally
+    /// likely: bytes of 248 and above (248 = 4 × 62) are drawn again.
+    static func appendRandomDigits(_ count: Int, to bytes: inout [UInt8], using generator: inout some RandomNumberGenerator) {
+        var added = 0
+        while added < count {
+            let random = UInt8.random(in: 0...255, using: &generator)
+            if random < 248 {
+                bytes.append(digits[Int(random % 62)])
+                added += 1
+            }
+        }
+    }
 
     static func isDigit(_ byte: UInt8) -> Bool {
         (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)

@@ -171,10 +171,7 @@ enum KeyID {
     static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         var bytes = Array(prefix.utf8)
-        while bytes.count < length {
-            let random = UInt8.random(in: 0...255, using: &generator)
-            if random < 248 { bytes.append(Base62.digits[Int(random % 62)]) }
-        }
+        Base62.appendRandomDigits(length - bytes.count, to: &bytes, using: &generator)
         return String(decoding: bytes, as: UTF8.self)
     }
 

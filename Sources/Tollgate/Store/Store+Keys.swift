@@ -58,13 +58,7 @@ extension Store {
             metadata: request.metadata, lastUsedAt: nil, previousKeyGraceUntil: nil)
         let lastRefill = request.refill.map { CalendarPeriod.index(of: now, period: $0.period) } ?? 0
         if let refill = request.refill, request.credits == nil { key.credits = refill.amount }
-        try write("create a key") { txn in
-            guard try loadTier(txn, request.tier) != nil else { throw TollgateError(.notFound, "no tier named \(request.tier)") }
-            try txn.put(StoredKey.primary(key, lastRefillPeriod: lastRefill).encoded(), forKey: hash.bytes, in: tables.keys, mode: .noOverwrite)
-            try txn.put(hash.bytes, forKey: Array(key.id.utf8), in: tables.keyIDs, mode: .noOverwrite)
-            try txn.put([], forKey: ownerIndexKey(owner: key.owner, id: key.id), in: tables.owners)
-            try audit(txn, .keyCreated, actor: actor, subject: key.id, detail: "owner \(key.owner), tier \(key.tier), \(key.displayPrefix)", at: now)
-        }
+        try insert(key, hash: hash.bytes, lastRefill: lastRefill, .keyCreated, actor: actor, at: now)
         return IssuedKey(secret: secret, info: key)
     }
 
@@ -82,15 +76,20 @@ extension Store {
             revokedAt: nil, credits: request.credits ?? request.refill?.amount, refill: request.refill, limitOverrides: request.limitOverrides,
             metadata: request.metadata, lastUsedAt: nil, previousKeyGraceUntil: nil)
         let lastRefill = request.refill.map { CalendarPeriod.index(of: now, period: $0.period) } ?? 0
-        try write("import a key") { txn in
-            guard try loadTier(txn, request.tier) != nil else { throw TollgateError(.notFound, "no tier named \(request.tier)") }
+        try insert(key, hash: hash, lastRefill: lastRefill, .keyImported, actor: actor, at: now)
+        return key
+    }
+
+    /// Writes a new key's record and indexes, with its audit event.
+    private func insert(_ key: KeyInfo, hash: [UInt8], lastRefill: Int64, _ kind: AuditEvent.Kind, actor: String?, at now: Timestamp) throws(TollgateError) {
+        try write("store a new key") { txn in
+            guard try loadTier(txn, key.tier) != nil else { throw TollgateError(.notFound, "no tier named \(key.tier)") }
             guard try !txn.contains(hash, in: tables.keys) else { throw TollgateError(.alreadyExists, "a key with this hash exists already") }
             try txn.put(StoredKey.primary(key, lastRefillPeriod: lastRefill).encoded(), forKey: hash, in: tables.keys)
             try txn.put(hash, forKey: Array(key.id.utf8), in: tables.keyIDs, mode: .noOverwrite)
             try txn.put([], forKey: ownerIndexKey(owner: key.owner, id: key.id), in: tables.owners)
-            try audit(txn, .keyImported, actor: actor, subject: key.id, detail: "owner \(key.owner), tier \(key.tier)", at: now)
+            try audit(txn, kind, actor: actor, subject: key.id, detail: "owner \(key.owner), tier \(key.tier), \(key.displayPrefix)", at: now)
         }
-        return key
     }
 
     private func validate(_ request: NewKey) throws(TollgateError) {
