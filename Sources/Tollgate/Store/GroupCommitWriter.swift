@@ -196,8 +196,9 @@ final class PendingDenials: Sendable {
     /// Writes every pending count. If the transaction then fails, the counts are lost: denied
     /// counts are statistics, not decisions.
     func flush(_ txn: borrowing WriteTransaction, usage: Table) throws {
-        let taken = pending.withLock { pending in
-            defer { pending.removeAll(keepingCapacity: true) }
+        let taken = pending.withLock { pending -> [Key: UInt64] in
+            guard !pending.isEmpty else { return [:] }
+            defer { pending = [:] }
             return pending
         }
         for (key, denied) in taken {

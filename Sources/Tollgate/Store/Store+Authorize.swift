@@ -208,7 +208,10 @@ extension Store {
         let cost = request.cost
 
         // The key.
-        guard let stored = try txn.withValue(in: tables.keys, forKey: prepared.hash.bytes, { try StoredKey.decode($0) }) else {
+        let stored = try txn.withValue(in: tables.keys, forKey: prepared.hash.bytes) { bytes in
+            try decodedKeys.value(for: prepared.hash, bytes: bytes) { try StoredKey.decode($0) }
+        }
+        guard let stored else {
             return Plan(decision: .rejected(.unknownKey, cost: cost, at: now))
         }
         var keyHash = prepared.hash.bytes

@@ -69,7 +69,9 @@ extension Store {
     }
 
     func loadTier(_ txn: borrowing some ReadableTransaction & ~Copyable, _ name: String) throws -> Tier? {
-        try txn.withValue(in: tables.tiers, forKey: Array(name.utf8)) { try Tier.decode($0) }
+        try txn.withValue(in: tables.tiers, forKey: Array(name.utf8)) { bytes in
+            try decodedTiers.value(for: name, bytes: bytes) { try Tier.decode($0) }
+        }
     }
 
     private func bumpPolicyGeneration(_ txn: borrowing WriteTransaction) throws {

@@ -75,6 +75,8 @@ public final class Store: Sendable {
     let deniedRecently: DenialMemo
     let pendingDenials: PendingDenials
     let writer: GroupCommitWriter
+    let decodedKeys = DecodedRecordCache<KeyHash, StoredKey>(capacity: 16_384)
+    let decodedTiers = DecodedRecordCache<String, Tier>(capacity: 256)
     private let backgroundLoops: Mutex<[BackgroundLoop]>
 
     struct Tables: Sendable {
