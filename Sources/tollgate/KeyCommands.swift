@@ -5,7 +5,7 @@ import Tollgate
 struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key", abstract: "Issue and manage API keys.",
-        subcommands: [Create.self, List.self, Show.self, Revoke.self, Disable.self, Enable.self, Rotate.self, SetTier.self, Credits.self])
+        subcommands: [Create.self, List.self, Show.self, Revoke.self, Disable.self, Enable.self, Rotate.self, SetTier.self, Credits.self, Import.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Issue a key; prints its secret once.")
@@ -164,13 +164,13 @@ struct KeyCommand: ParsableCommand {
 func keyJSON(_ key: KeyInfo) -> [String: Any] {
     var json: [String: Any] = [
         "id": key.id, "display_prefix": key.displayPrefix, "owner": key.owner, "name": key.name, "tier": key.tier,
-        "scopes": key.scopes, "state": key.state.description, "created_at": iso8601(key.createdAt), "metadata": key.metadata,
+        "scopes": key.scopes, "state": key.state.description, "created_at": key.createdAt.iso8601, "metadata": key.metadata,
     ]
-    if let expiresAt = key.expiresAt { json["expires_at"] = iso8601(expiresAt) }
-    if let revokedAt = key.revokedAt { json["revoked_at"] = iso8601(revokedAt) }
+    if let expiresAt = key.expiresAt { json["expires_at"] = expiresAt.iso8601 }
+    if let revokedAt = key.revokedAt { json["revoked_at"] = revokedAt.iso8601 }
     if let credits = key.credits { json["credits"] = credits }
     if let refill = key.refill { json["refill"] = "\(refill.amount)/\(refill.period)" }
-    if let lastUsedAt = key.lastUsedAt { json["last_used_at"] = iso8601(lastUsedAt) }
+    if let lastUsedAt = key.lastUsedAt { json["last_used_at"] = lastUsedAt.iso8601 }
     if !key.limitOverrides.isEmpty { json["limit_overrides"] = key.limitOverrides.map(\.spec) }
     return json
 }

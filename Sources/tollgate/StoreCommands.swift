@@ -58,7 +58,7 @@ struct Stats: ParsableCommand {
             return
         }
         print("store        \(stats.path)")
-        print("store id     \(stats.storeID), format \(stats.formatVersion), created \(iso8601(stats.createdAt))")
+        print("store id     \(stats.storeID), format \(stats.formatVersion), created \(stats.createdAt.iso8601)")
         print("keys         \(stats.keyPrefix)…, hashed with \(stats.hashScheme)")
         print("file         \(stats.fileBytes) bytes; map \(stats.mapBytes) bytes, \(stats.usedBytes) used (\(stats.usedBytes * 100 / max(stats.mapBytes, 1))%), pages of \(stats.pageSize)")
         print("readers      \(stats.readersInUse) in use of \(stats.readerSlots)")

@@ -11,7 +11,7 @@ struct TollgateCommand: ParsableCommand {
         Every command takes --store PATH (or the TOLLGATE_STORE environment variable). A store created \
         with a pepper needs it on every open: set TOLLGATE_PEPPER or pass --pepper-file.
         """,
-        subcommands: [Init.self, Stats.self, TierCommand.self, KeyCommand.self, Authorize.self, Peek.self, Usage.self]
+        subcommands: [Init.self, Stats.self, TierCommand.self, KeyCommand.self, Authorize.self, Peek.self, Usage.self, Dump.self, Check.self, Backup.self, Restore.self, Sweep.self]
     )
 }
 
@@ -58,11 +58,6 @@ func printJSON(_ value: Any) {
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
-}
-
-func iso8601(_ time: Timestamp) -> String {
-    let date = Date(timeIntervalSince1970: Double(time.microseconds) / 1_000_000)
-    return date.formatted(.iso8601)
 }
 
 /// `7d`, `12h`, `90s`, `30m`, or an ISO 8601 date/time → a timestamp.

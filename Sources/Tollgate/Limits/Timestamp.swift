@@ -12,7 +12,21 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     public func adding(microseconds delta: Int64) -> Timestamp { Timestamp(microseconds: microseconds &+ delta) }
 
-    public var description: String { "\(microseconds)µs" }
+    public var description: String { iso8601 }
+
+    /// `2026-01-31T12:00:00.000000Z`: UTC, to the microsecond.
+    public var iso8601: String {
+        let seconds = floorDivide(microseconds, 1_000_000)
+        let days = floorDivide(seconds, 86_400)
+        let date = CivilDate(daysSinceEpoch: days)
+        let secondOfDay = seconds - days * 86_400
+        let fraction = microseconds - seconds * 1_000_000
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(date.year, 4))-\(pad(date.month, 2))-\(pad(date.day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
+    }
 }
 
 /// Where "now" comes from. Production uses ``SystemClock``; tests inject a manual clock.

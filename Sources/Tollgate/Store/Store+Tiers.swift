@@ -10,7 +10,7 @@ extension Store {
             let existed = try txn.contains(Array(tier.name.utf8), in: tables.tiers)
             try txn.put(tier.encoded(), forKey: Array(tier.name.utf8), in: tables.tiers)
             try bumpPolicyGeneration(txn)
-            let summary = tier.limits.map { "\($0.name)=\($0.quantity)/\($0.windowMicroseconds)µs" }.joined(separator: ", ")
+            let summary = tier.limits.map(\.spec).joined(separator: ", ")
             try audit(txn, .tierSet, actor: actor, subject: tier.name, detail: (existed ? "replaced: " : "created: ") + summary, at: now)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateTestSupport
+import TollgateLMDB
 
 /// Runs the built `tollgate` binary, as swift-argument-parser's own tests do.
 struct CLI {
@@ -63,7 +64,7 @@ struct CLI {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(try cli.run("init").status == 0)
         #expect(try cli.run("init").status != 0, "a second init is refused")
-        #expect(try cli.run("tier", "set", "free", "--limit", "2/second", "--limit", "day=100/day").status == 0)
+        #expect(try cli.run("tier", "set", "free", "--limit", "2/hour", "--limit", "day=100/day").status == 0)
         let bad = try cli.run("tier", "set", "bad", "--limit", "10/fortnight")
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("fortnight"))
@@ -93,6 +94,59 @@ struct CLI {
         let stats = try cli.json("stats") as? [String: Any]
         #expect(stats?["format_version"] as? Int == 1)
         #expect((stats?["tables"] as? [String: Any])?.count == 8)
+
+        // dump: every line is JSON, no secret, no full hash.
+        let dump = try cli.run("dump")
+        #expect(dump.status == 0)
+        let lines = dump.stdout.split(separator: "\n")
+        #expect(lines.count >= 8)
+        for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)") }
+        #expect(!dump.stdout.contains(secret.dropFirst(12)))
+        #expect(dump.stdout.contains("\"table\":\"counters\""))
+        #expect(try cli.run("dump", "--table", "keys", "--format", "table").stdout.contains("state=revoked"))
+        #expect(try cli.run("dump", "--table", "nope").status != 0)
+
+        // check → backup → restore → check.
+        #expect(try cli.run("check").stdout.contains("clean"))
+        let backup = directory + "/backup"
+        #expect(try cli.run("backup", backup).status == 0)
+        #expect(try cli.run("restore", backup).status != 0, "refuses to overwrite a store without --force")
+        let restored = CLI(store: directory + "/restored")
+        #expect(try restored.run("restore", backup).status == 0)
+        #expect(try restored.run("check").status == 0)
+        #expect(try restored.run("key", "show", id).stdout.contains("revoked"))
+        #expect(try cli.run("restore", backup, "--force").status == 0)
+        #expect(try cli.run("sweep").status == 0)
+    }
+
+    @Test func importReadsHashesAndReportsBadLines() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try cli.run("init").status == 0)
+        #expect(try cli.run("tier", "set", "free", "--limit", "5/second").status == 0)
+        let good = #"{"hash": "\#(String(repeating: "ab", count: 32))", "owner": "legacy", "tier": "free", "display_prefix": "old_…"}"#
+        let bad = #"{"hash": "zz", "owner": "legacy", "tier": "free"}"#
+        let result = try cli.run("key", "import", "-", stdin: good + "\n" + bad + "\n")
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("imported 1 key(s), 1 failed"))
+        #expect(result.stderr.contains("line 2"))
+        #expect((try cli.json("key", "list", "--owner", "legacy") as? [Any])?.count == 1)
+    }
+
+    @Test func aDamagedStoreFailsItsCheck() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try cli.run("init").status == 0)
+        #expect(try cli.run("tier", "set", "free", "--limit", "5/second").status == 0)
+        #expect(try cli.run("key", "create", "--tier", "free", "--owner", "o").status == 0)
+        // Remove the tier behind the CLI's back: the key now points to nothing.
+        var options = Environment.Options(path: directory + "/store")
+        options.create = false
+        let environment = try Environment(options: options)
+        let tiers = try #require(try environment.table(named: "tiers", create: false))
+        _ = try environment.write { txn in try txn.delete(Array("free".utf8), in: tiers) }
+        environment.close()
+        let check = try cli.run("check")
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("tier free, which does not exist"))
     }
 
     @Test func missingStoreIsAClearError() throws {

@@ -1,0 +1,322 @@
+import Foundation
+import TollgateLMDB
+
+/// The tables `dump` can show.
+public enum DumpTable: String, Sendable, CaseIterable {
+    case meta, tiers, keys, counters, usage, audit
+}
+
+/// One decoded record, ready to print: every front end formats dumps the same way through it.
+/// Holds no secret and no full hash.
+public struct DumpRecord: Sendable {
+    public enum Value: Sendable, Hashable {
+        case string(String), integer(Int64), unsigned(UInt64), bool(Bool), list([String]), null
+    }
+
+    public var table: DumpTable
+    public var fields: [(name: String, value: Value)]
+
+    /// One JSON object on one line, fields in order.
+    public var jsonLine: String {
+        var line = "{\"table\":\"\(table.rawValue)\""
+        for (name, value) in fields { line += ",\(Self.json(name)):\(Self.json(value))" }
+        return line + "}"
+    }
+
+    /// `name=value` pairs separated by two spaces.
+    public var textLine: String {
+        ([table.rawValue] + fields.map { "\($0.name)=\(Self.text($0.value))" }).joined(separator: "  ")
+    }
+
+    static func json(_ value: Value) -> String {
+        switch value {
+        case .string(let string): json(string)
+        case .integer(let number): String(number)
+        case .unsigned(let number): String(number)
+        case .bool(let flag): flag ? "true" : "false"
+        case .list(let strings): "[" + strings.map(json).joined(separator: ",") + "]"
+        case .null: "null"
+        }
+    }
+
+    static func json(_ string: String) -> String {
+        var out = "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static func text(_ value: Value) -> String {
+        switch value {
+        case .string(let string): string.contains(" ") || string.isEmpty ? json(string) : string
+        case .list(let strings): strings.joined(separator: ",")
+        default: json(value)
+        }
+    }
+}
+
+/// Something `check` found wrong.
+public struct IntegrityFinding: Sendable, Hashable, CustomStringConvertible {
+    public var table: String
+    public var problem: String
+    public var description: String { "\(table): \(problem)" }
+}
+
+extension Store {
+    // MARK: Dump
+
+    /// Calls `visit` with every record of `tables`, decoded, in key order: one read snapshot per
+    /// table, constant memory however large the store.
+    public func dump(_ tables: [DumpTable] = DumpTable.allCases, at: Timestamp? = nil, _ visit: (DumpRecord) throws -> Void) throws(TollgateError) {
+        let now = now(at)
+        for table in tables {
+            try read("dump \(table.rawValue)") { txn in
+                switch table {
+                case .meta:
+                    if let meta = try Self.readMeta(txn, self.tables) {
+                        try visit(DumpRecord(table: .meta, fields: [
+                            ("format_version", .unsigned(UInt64(meta.formatVersion))), ("store_id", .string(meta.storeID)),
+                            ("created_at", .string(meta.createdAt.iso8601)), ("hash_scheme", .string(meta.hashScheme.description)),
+                            ("key_prefix", .string(meta.keyPrefix)), ("policy_generation", .unsigned(meta.policyGeneration)),
+                        ]))
+                    }
+                case .tiers:
+                    try txn.forEach(in: self.tables.tiers) { _, value in
+                        let tier = try Tier.decode(value)
+                        try visit(DumpRecord(table: .tiers, fields: [("name", .string(tier.name)), ("limits", .list(tier.limits.map(\.spec)))]))
+                        return .continue
+                    }
+                case .keys:
+                    try txn.forEach(in: self.tables.keys) { _, value in
+                        switch try StoredKey.decode(value) {
+                        case .primary(let key, _): try visit(Self.dumpRecord(key))
+                        case .rotated(let id, let graceUntil):
+                            try visit(DumpRecord(table: .keys, fields: [
+                                ("id", .string(id)), ("state", .string("rotated-out")), ("grace_until", .string(graceUntil.iso8601)),
+                            ]))
+                        }
+                        return .continue
+                    }
+                case .counters:
+                    try txn.forEach(in: self.tables.counters) { key, value in
+                        let (subject, limit) = try CounterSubject.parse(key)
+                        let counter = try StoredCounter.decode(value)
+                        try visit(DumpRecord(table: .counters, fields: [
+                            ("subject", .string(subject.description)), ("limit", .string(limit)),
+                        ] + Self.stateFields(counter.state) + [
+                            ("stale_at", .string(counter.staleAt.iso8601)), ("stale_now", .bool(counter.staleAt <= now)),
+                        ]))
+                        return .continue
+                    }
+                case .usage:
+                    try txn.forEach(in: self.tables.usage) { key, value in
+                        guard key.count == KeyID.length + 4 else { throw RecordDecodingError(record: "usage key", reason: "length \(key.count)") }
+                        let day = Int64(UInt32(bigEndianBytes: key.suffix(4)) ?? 0)
+                        let usage = try DailyUsage.decode(value, day: day)
+                        try visit(DumpRecord(table: .usage, fields: [
+                            ("key_id", .string(String(decoding: key.prefix(KeyID.length), as: UTF8.self))),
+                            ("day", .string(String(Timestamp(microseconds: day * 86_400_000_000).iso8601.prefix(10)))),
+                            ("allowed", .unsigned(usage.allowed)), ("denied", .unsigned(usage.denied)), ("consumed", .unsigned(usage.consumed)),
+                        ]))
+                        return .continue
+                    }
+                case .audit:
+                    try txn.forEach(in: self.tables.audit) { _, value in
+                        let event = try AuditEvent.decode(value)
+                        try visit(DumpRecord(table: .audit, fields: [
+                            ("at", .string(event.at.iso8601)), ("kind", .string(event.kind.description)),
+                            ("actor", .string(event.actor)), ("subject", .string(event.subject)), ("detail", .string(event.detail)),
+                        ]))
+                        return .continue
+                    }
+                }
+            }
+        }
+    }
+
+    static func dumpRecord(_ key: KeyInfo) -> DumpRecord {
+        var fields: [(name: String, value: DumpRecord.Value)] = [
+            ("id", .string(key.id)), ("display_prefix", .string(key.displayPrefix)), ("owner", .string(key.owner)),
+            ("name", .string(key.name)), ("tier", .string(key.tier)), ("scopes", .list(key.scopes)),
+            ("state", .string(key.state.description)), ("created_at", .string(key.createdAt.iso8601)),
+            ("expires_at", key.expiresAt.map { .string($0.iso8601) } ?? .null),
+            ("revoked_at", key.revokedAt.map { .string($0.iso8601) } ?? .null),
+            ("credits", key.credits.map { .unsigned($0) } ?? .null),
+            ("refill", key.refill.map { .string("\($0.amount)/\($0.period)") } ?? .null),
+            ("last_used_at", key.lastUsedAt.map { .string($0.iso8601) } ?? .null),
+        ]
+        if !key.limitOverrides.isEmpty { fields.append(("limit_overrides", .list(key.limitOverrides.map(\.spec)))) }
+        if !key.metadata.isEmpty { fields.append(("metadata", .list(key.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }))) }
+        return DumpRecord(table: .keys, fields: fields)
+    }
+
+    static func stateFields(_ state: CounterState) -> [(name: String, value: DumpRecord.Value)] {
+        switch state {
+        case .window(let start, let count):
+            [("kind", .string("window")), ("window_start", .string(Timestamp(microseconds: start).iso8601)), ("count", .unsigned(count))]
+        case .sliding(let start, let count, let previous):
+            [("kind", .string("sliding")), ("window_start", .string(Timestamp(microseconds: start).iso8601)), ("count", .unsigned(count)), ("previous", .unsigned(previous))]
+        case .bucket(let tokens, let updated):
+            [("kind", .string("token-bucket")), ("scaled_tokens", .string(String(tokens))), ("updated", .string(Timestamp(microseconds: updated).iso8601))]
+        case .gcra(let arrival):
+            [("kind", .string("gcra")), ("scaled_arrival", .string(String(arrival)))]
+        }
+    }
+
+    // MARK: Check
+
+    /// Verifies the store: every record decodes, cross-references hold (key → tier, keyIDs ↔ keys,
+    /// the owners index), counters are sane, and LMDB's counts agree. Returns what is wrong.
+    public func check() throws(TollgateError) -> [IntegrityFinding] {
+        try read("check the store") { txn in
+            var findings: [IntegrityFinding] = []
+            func finding(_ table: String, _ problem: String) { findings.append(IntegrityFinding(table: table, problem: problem)) }
+
+            if try Self.readMeta(txn, tables) == nil { finding("meta", "no meta record") }
+            var tierNames = Set<String>()
+            try txn.forEach(in: tables.tiers) { key, value in
+                do {
+                    let tier = try Tier.decode(value)
+                    if Array(key) != Array(tier.name.utf8) { finding("tiers", "record under \(String(decoding: key, as: UTF8.self)) names tier \(tier.name)") }
+                    tierNames.insert(tier.name)
+                } catch { finding("tiers", "undecodable record: \(error)") }
+                return .continue
+            }
+            var primaryByID: [String: (hash: [UInt8], owner: String)] = [:]
+            var rotatedIDs: [String] = []
+            try txn.forEach(in: tables.keys) { hash, value in
+                guard hash.count == 32 else {
+                    finding("keys", "a key of \(hash.count) bytes (hashes have 32)")
+                    return .continue
+                }
+                do {
+                    switch try StoredKey.decode(value) {
+                    case .primary(let key, _):
+                        if primaryByID.updateValue((Array(hash), key.owner), forKey: key.id) != nil { finding("keys", "two records for key \(key.id)") }
+                        if !tierNames.contains(key.tier) { finding("keys", "key \(key.id) is on tier \(key.tier), which does not exist") }
+                        if !KeyID.isValid(key.id) { finding("keys", "malformed key id") }
+                    case .rotated(let id, _): rotatedIDs.append(id)
+                    }
+                } catch { finding("keys", "undecodable record: \(error)") }
+                return .continue
+            }
+            for id in rotatedIDs where primaryByID[id] == nil { finding("keys", "rotated-out secret of \(id) points to no key") }
+            var indexedIDs = 0
+            try txn.forEach(in: tables.keyIDs) { id, hash in
+                indexedIDs += 1
+                let idText = String(decoding: id, as: UTF8.self)
+                if primaryByID[idText]?.hash != Array(hash) { finding("keyIDs", "\(idText) does not point to its key record") }
+                return .continue
+            }
+            if indexedIDs != primaryByID.count { finding("keyIDs", "\(indexedIDs) ids for \(primaryByID.count) keys") }
+            var ownerEntries = 0
+            try txn.forEach(in: tables.owners) { entry, _ in
+                ownerEntries += 1
+                guard let separator = entry.firstIndex(of: 0) else {
+                    finding("owners", "an entry without separator")
+                    return .continue
+                }
+                let owner = String(decoding: entry[..<separator], as: UTF8.self)
+                let id = String(decoding: entry[(separator + 1)...], as: UTF8.self)
+                if primaryByID[id]?.owner != owner { finding("owners", "\(owner)/\(id) indexes no key of that owner") }
+                return .continue
+            }
+            if ownerEntries != primaryByID.count { finding("owners", "\(ownerEntries) index entries for \(primaryByID.count) keys") }
+            try txn.forEach(in: tables.counters) { key, value in
+                do {
+                    _ = try CounterSubject.parse(key)
+                    switch try StoredCounter.decode(value).state {
+                    case .bucket(let tokens, _) where tokens < 0: finding("counters", "a token bucket below zero")
+                    case .gcra(let arrival) where arrival < 0: finding("counters", "a GCRA arrival time before 1970")
+                    default: break
+                    }
+                } catch { finding("counters", "undecodable record: \(error)") }
+                return .continue
+            }
+            try txn.forEach(in: tables.usage) { key, value in
+                do {
+                    guard key.count == KeyID.length + 4 else { throw RecordDecodingError(record: "usage key", reason: "length \(key.count)") }
+                    _ = try DailyUsage.decode(value, day: 0)
+                } catch { finding("usage", "undecodable record: \(error)") }
+                return .continue
+            }
+            try txn.forEach(in: tables.audit) { key, value in
+                do {
+                    guard key.count == 18 else { throw RecordDecodingError(record: "audit key", reason: "length \(key.count)") }
+                    _ = try AuditEvent.decode(value)
+                } catch { finding("audit", "undecodable record: \(error)") }
+                return .continue
+            }
+            return findings
+        }
+    }
+
+    // MARK: Backup and restore
+
+    /// A consistent copy of the store into the new directory `path`, taken from a read snapshot
+    /// while writers go on (`mdb_env_copy2`). `compact` leaves free pages out. Files are 0600.
+    public func backup(to path: String, compact: Bool = false) throws(TollgateError) {
+        if FileManager.default.fileExists(atPath: path + "/data.mdb") {
+            throw TollgateError(.alreadyExists, "\(path) already holds a store")
+        }
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw TollgateError(.storage, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        try Self.storageCall("back up to \(path)") { try environment.copy(to: path, compact: compact) }
+        chmod(path + "/data.mdb", 0o600)
+    }
+
+    /// Replaces the store at `target` with the backup at `backup`, after checking the backup.
+    /// Refuses to overwrite an existing store unless `force`. The swap is a rename: a crash
+    /// leaves either the old store or the new one, never a mix. Stop servers using `target` first.
+    public static func restore(backup: String, to target: String, force: Bool = false, pepper: Pepper? = nil) throws(TollgateError) -> [IntegrityFinding] {
+        let targetExists = FileManager.default.fileExists(atPath: target + "/data.mdb")
+        if targetExists && !force { throw TollgateError(.alreadyExists, "\(target) holds a store; pass force to replace it") }
+        let staging = target + ".restoring-\(getpid())"
+        try? FileManager.default.removeItem(atPath: staging)
+        guard mkdir(staging, 0o700) == 0 else { throw TollgateError(.storage, "cannot create \(staging)") }
+        do {
+            // Copy the backup's data file (not its lock file) into the staging directory, check it there.
+            let source = backup + "/data.mdb"
+            guard FileManager.default.fileExists(atPath: source) else { throw TollgateError(.notFound, "no backup at \(backup)") }
+            try FileManager.default.copyItem(atPath: source, toPath: staging + "/data.mdb")
+            chmod(staging + "/data.mdb", 0o600)
+            var options = Options(path: staging)
+            options.create = false
+            options.pepper = pepper
+            options.sweepInterval = nil
+            let restored = try Store(options: options)
+            let findings = try restored.check()
+            restored.close()
+            guard findings.isEmpty else {
+                throw TollgateError(.corruptRecord, "the backup fails its check: " + findings.prefix(3).map(\.description).joined(separator: "; "))
+            }
+            try? FileManager.default.removeItem(atPath: staging + "/lock.mdb")
+            if targetExists {
+                let old = target + ".replaced-\(getpid())"
+                guard rename(target, old) == 0 else { throw TollgateError(.storage, "cannot move \(target) aside") }
+                guard rename(staging, target) == 0 else {
+                    _ = rename(old, target)
+                    throw TollgateError(.storage, "cannot move the restored store into place")
+                }
+                try? FileManager.default.removeItem(atPath: old)
+            } else {
+                try? FileManager.default.removeItem(atPath: target)
+                guard rename(staging, target) == 0 else { throw TollgateError(.storage, "cannot move the restored store into place") }
+            }
+            return findings
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw Self.mapError(error, "restore")
+        }
+    }
+}

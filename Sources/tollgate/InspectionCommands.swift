@@ -1,0 +1,163 @@
+public import ArgumentParser
+import Foundation
+import Tollgate
+
+extension DumpTable: ExpressibleByArgument {}
+
+struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print every record, decoded (never a secret or a full hash).",
+        discussion: "Streams one read snapshot per table: constant memory on a store of millions of records.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(name: .customLong("table"), help: "meta, tiers, keys, counters, usage or audit (repeat; default: all).")
+    var tables: [DumpTable] = []
+    @Option(help: "jsonl or table.") var format: String = "jsonl"
+
+    func validate() throws {
+        guard ["jsonl", "table"].contains(format) else { throw ValidationError("--format is jsonl or table") }
+    }
+
+    func run() throws {
+        let store = try storeOptions.open(readOnly: true)
+        defer { store.close() }
+        var output = BufferedOutput()
+        try store.dump(tables.isEmpty ? DumpTable.allCases : tables) { record in
+            output.write(format == "jsonl" ? record.jsonLine : record.textLine)
+        }
+        output.flush()
+    }
+}
+
+/// Collects lines and writes them in large chunks.
+struct BufferedOutput {
+    private var buffer: [UInt8] = []
+
+    mutating func write(_ line: String) {
+        buffer.append(contentsOf: line.utf8)
+        buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify a store: every record decodes and every cross-reference holds.",
+        discussion: "Exit status 0 when clean, 1 with the list of findings.")
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let store = try storeOptions.open(readOnly: true)
+        defer { store.close() }
+        let findings = try store.check()
+        if output.json {
+            printJSON(["clean": findings.isEmpty, "findings": findings.map(\.description)] as [String: Any])
+        } else if findings.isEmpty {
+            print("clean")
+        } else {
+            for finding in findings { print(finding) }
+        }
+        if !findings.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A consistent copy of a live store, while servers write.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "A new directory for the copy.") var destination: String
+    @Flag(help: "Leave free pages out.") var compact = false
+
+    func run() throws {
+        let store = try storeOptions.open(readOnly: true)
+        defer { store.close() }
+        try store.backup(to: destination, compact: compact)
+        print("backed up \(try storeOptions.path()) to \(destination)")
+    }
+}
+
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replace a store with a backup, after checking the backup.",
+        discussion: "Refuses to overwrite an existing store without --force. Stop the servers that use it first.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "The backup's directory.") var backup: String
+    @Flag(help: "Replace an existing store.") var force = false
+
+    func run() throws {
+        let target = try storeOptions.path()
+        _ = try Store.restore(backup: backup, to: target, force: force, pepper: try storeOptions.pepper())
+        print("restored \(backup) to \(target)")
+    }
+}
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete stale counters and expired rotation-grace records now.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(help: "Deletions per write transaction.") var batchSize = 1_000
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let store = try storeOptions.open()
+        defer { store.close() }
+        let result = try store.sweep(batchSize: batchSize)
+        if output.json {
+            printJSON(["counters": result.counters, "rotated_keys": result.rotatedKeys, "batches": result.batches])
+        } else {
+            print("removed \(result.counters) stale counter(s) and \(result.rotatedKeys) expired rotated secret(s) in \(result.batches) batch(es)")
+        }
+    }
+}
+
+extension KeyCommand {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bulk-import existing key hashes (migration), one JSON object per line.",
+            discussion: """
+            Each line: {"hash": "<64 hex chars>", "owner": "...", "tier": "...", "display_prefix": "tg_live_abcd…", \
+            "name": "...", "scopes": ["..."], "credits": N}. The hash is SHA-256 of the key (or HMAC-SHA-256 with \
+            the store's pepper). Lines that fail are reported with their line number; the others are imported.
+            """)
+        @OptionGroup var storeOptions: StoreOptions
+        @Argument(help: "The JSON-lines file, or - for standard input.") var file: String
+
+        func run() throws {
+            let store = try storeOptions.open()
+            defer { store.close() }
+            let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+            var imported = 0, failed = 0
+            for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() where !line.allSatisfy(\.isWhitespace) {
+                do {
+                    guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                          let hex = object["hash"] as? String, let hash = hexBytes(hex), hash.count == 32,
+                          let owner = object["owner"] as? String, let tier = object["tier"] as? String
+                    else { throw ValidationError("needs hash (64 hex characters), owner and tier") }
+                    var request = NewKey(owner: owner, tier: tier, name: object["name"] as? String ?? "", scopes: object["scopes"] as? [String] ?? [])
+                    request.credits = (object["credits"] as? NSNumber)?.uint64Value
+                    _ = try store.importKey(hash: hash, displayPrefix: object["display_prefix"] as? String ?? "(imported)", request)
+                    imported += 1
+                } catch {
+                    failed += 1
+                    printError("line \(number + 1): \(error)")
+                }
+            }
+            print("imported \(imported) key(s), \(failed) failed")
+            if failed > 0 { throw ExitCode(1) }
+        }
+    }
+}
+
+func hexBytes(_ text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    var bytes: [UInt8] = []
+    for index in stride(from: 0, to: digits.count, by: 2) {
+        guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+        bytes.append(byte)
+    }
+    return bytes
+}
