@@ -42,7 +42,11 @@ let package = Package(
             path: "Benchmarks/TollgateBench"
         ),
         .testTarget(name: "TollgateLMDBTests", dependencies: ["TollgateLMDB"]),
-        .testTarget(name: "TollgateTests", dependencies: ["Tollgate", "TollgateTestSupport", "TollgateLMDB"]),
+        .testTarget(
+            name: "TollgateTests",
+            dependencies: ["Tollgate", "TollgateTestSupport", "TollgateLMDB"],
+            exclude: ["CLI/Golden"]
+        ),
         .testTarget(name: "TollgateTestSupportTests", dependencies: ["TollgateTestSupport"]),
     ]
 )

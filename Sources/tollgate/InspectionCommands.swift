@@ -21,9 +21,13 @@ struct Dump: ParsableCommand {
         let store = try storeOptions.open(readOnly: true)
         defer { store.close() }
         var output = BufferedOutput()
+        let total = try store.statistics().tables.reduce(0) { $0 + $1.records }
+        var progress = Progress("dumping", total: total)
         try store.dump(tables.isEmpty ? DumpTable.allCases : tables) { record in
             output.write(format == "jsonl" ? record.jsonLine : record.textLine)
+            progress.advance()
         }
+        progress.finish()
         output.flush()
     }
 }
@@ -75,7 +79,10 @@ struct Backup: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open(readOnly: true)
         defer { store.close() }
+        var progress = Progress("backing up")
+        progress.advance()
         try store.backup(to: destination, compact: compact)
+        progress.finish()
         print("backed up \(try storeOptions.path()) to \(destination)")
     }
 }
@@ -130,7 +137,11 @@ extension KeyCommand {
             defer { store.close() }
             let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
             var imported = 0, failed = 0
-            for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() where !line.allSatisfy(\.isWhitespace) {
+            let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+            var progress = Progress("importing", total: lines.count)
+            defer { progress.finish() }
+            for (number, line) in lines.enumerated() where !line.allSatisfy(\.isWhitespace) {
+                progress.advance()
                 do {
                     guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                           let hex = object["hash"] as? String, let hash = hexBytes(hex), hash.count == 32,

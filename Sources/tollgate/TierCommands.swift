@@ -12,12 +12,16 @@ struct TierCommand: ParsableCommand {
             abstract: "Create or replace a tier.",
             discussion: """
             A limit SPEC is [NAME=]QUANTITY/WINDOW[:STRATEGY][,burst=N][,by=SUBJECT]
-              WINDOW    second | minute | hour | day | month, or a duration: 500ms, 90s, 15m, 2h, 7d
-                        (day and month are UTC calendar quotas; 24h or 30d are fixed windows)
-              STRATEGY  fixed (default) | sliding | token-bucket | gcra | calendar
-              burst     capacity of token-bucket and gcra (default: QUANTITY)
-              by        key (default) | owner | global | a request subject such as ip, user or route
-            Examples: 10/second   1000/day   minute=100/minute:sliding   20/second:token-bucket,burst=40   ip=5/second,by=ip
+              WINDOW    second | minute | hour | day | month,
+                        or a duration: 500ms, 90s, 15m, 2h, 7d
+                        (day, month: UTC calendar quotas; 24h, 30d: fixed)
+              STRATEGY  fixed (default) | sliding | token-bucket | gcra
+              burst     token-bucket and gcra capacity (default: QUANTITY)
+              by        key (default) | owner | global | a request subject
+                        such as ip, user or route
+            Examples: 10/second  1000/day  minute=100/minute:sliding
+                      20/second:token-bucket,burst=40  ip=5/second,by=ip
+
             """)
 
         @OptionGroup var storeOptions: StoreOptions

@@ -155,3 +155,25 @@ struct CLI {
         #expect(result.stderr.contains("no store"))
     }
 }
+
+/// The help texts are part of the interface: a change to them shows up here. To accept a change,
+/// regenerate the files: `for c in "" "tier set" "authorize" "key create" "dump"; do …` (see Docs/cli.md).
+@Suite struct CLIHelpTests {
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+
+    @Test(arguments: [[], ["tier", "set"], ["authorize"], ["key", "create"], ["dump"]])
+    func helpMatchesItsGoldenFile(_ command: [String]) throws {
+        let name = (["help"] + command).joined(separator: "-")
+        let expected = try String(contentsOf: Self.golden.appendingPathComponent(name + ".txt"), encoding: .utf8)
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = command + ["--help"]
+        process.environment = ["COLUMNS": "80"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(String(decoding: data, as: UTF8.self) == expected)
+    }
+}
