@@ -65,12 +65,18 @@ enum Validation {
 
     static func tier(_ tier: Tier) throws(TollgateError) {
         try name(tier.name, "a tier name")
-        guard tier.limits.count <= Bounds.limits else { throw TollgateError(.invalidArgument, "a tier has at most \(Bounds.limits) limits") }
+        try limits(tier.limits, "tier \(tier.name)")
+    }
+
+    /// A tier's limits or a key's overrides: valid, bounded, and each name once (two limits of one
+    /// name would share a counter and read each other's state as fresh).
+    static func limits(_ limits: [Limit], _ owner: String) throws(TollgateError) {
+        guard limits.count <= Bounds.limits else { throw TollgateError(.invalidArgument, "\(owner) has more than \(Bounds.limits) limits") }
         var seen = Set<String>()
-        for limit in tier.limits {
+        for limit in limits {
             try Validation.limit(limit)
             guard seen.insert(limit.name).inserted else {
-                throw TollgateError(.invalidArgument, "tier \(tier.name): limit name \(limit.name) appears twice")
+                throw TollgateError(.invalidArgument, "\(owner): limit name \(limit.name) appears twice")
             }
         }
     }

@@ -282,8 +282,13 @@ enum CounterSubject: Sendable, Hashable {
         case 1: return (.key(id: subject), limit)
         case 2: return (.owner(subject), limit)
         case 3:
-            guard let equals = subject.firstIndex(of: "=") else { throw failure }
-            return (.custom(name: String(subject[..<equals]), value: String(subject[subject.index(after: equals)...])), limit)
+            // Split on the first "=" byte: names cannot hold one, values may start with anything
+            // (a combining mark would fuse with a Character-level "=").
+            guard let equals = subjectBytes.firstIndex(of: 0x3D),
+                  let name = String(validating: subjectBytes[..<equals], as: UTF8.self),
+                  let value = String(validating: subjectBytes[(equals + 1)...], as: UTF8.self)
+            else { throw failure }
+            return (.custom(name: name, value: value), limit)
         case 4:
             guard subject.isEmpty else { throw failure }
             return (.global, limit)
@@ -380,9 +385,9 @@ public struct AuditEvent: Sendable, Hashable {
         writer.u8(Self.recordVersion)
         writer.i64(at.microseconds)
         writer.u8(kind.rawValue)
-        writer.string(String(actor.utf8.prefix(Bounds.actor)) ?? "")
-        writer.string(String(subject.utf8.prefix(Bounds.owner)) ?? "")
-        writer.string(String(detail.utf8.prefix(Bounds.auditDetail)) ?? "")
+        writer.string(actor.truncated(toUTF8Bytes: Bounds.actor))
+        writer.string(subject.truncated(toUTF8Bytes: Bounds.owner))
+        writer.string(detail.truncated(toUTF8Bytes: Bounds.auditDetail))
         return writer.bytes
     }
 
@@ -458,5 +463,18 @@ public struct StoreMeta: Sendable, Hashable {
                 formatVersion: formatVersion, storeID: storeID, createdAt: createdAt, hashScheme: scheme,
                 pepperFingerprint: fingerprint, keyPrefix: keyPrefix, policyGeneration: generation)
         }
+    }
+}
+
+extension String {
+    /// The longest prefix of whole characters that fits in `maxBytes` of UTF-8.
+    func truncated(toUTF8Bytes maxBytes: Int) -> String {
+        guard utf8.count > maxBytes else { return self }
+        var result = ""
+        for character in self {
+            guard result.utf8.count + character.utf8.count <= maxBytes else { break }
+            result.append(character)
+        }
+        return result
     }
 }

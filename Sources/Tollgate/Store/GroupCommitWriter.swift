@@ -55,6 +55,7 @@ final class GroupCommitWriter: Sendable {
     /// Queues `job`; throws ``TollgateError/Code/overloaded`` when the queue is full and
     /// ``TollgateError/Code/closed`` after ``stop()``.
     func submit(_ job: any GroupCommitJob) throws(TollgateError) {
+        if queue.withLock({ $0.isStopping }) { throw TollgateError(.closed, "the store is closed") }
         startIfNeeded()
         let accepted: TollgateError? = queue.withLock { queue in
             if queue.isStopping { return TollgateError(.closed, "the store is closed") }
@@ -64,8 +65,10 @@ final class GroupCommitWriter: Sendable {
             queue.jobs.append(job)
             return nil
         }
-        if let accepted { throw accepted }
+        // Also on refusal: a thread started by a submit that raced with `stop()` then sees the
+        // stop and ends.
         wakeUp.signal()
+        if let accepted { throw accepted }
     }
 
     /// Batches run so far: for metrics and the benchmark.

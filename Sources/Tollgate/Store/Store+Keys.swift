@@ -98,8 +98,7 @@ extension Store {
         try Validation.text(request.name, "a key name", max: Bounds.keyName, allowEmpty: true)
         guard request.scopes.count <= Bounds.scopes else { throw TollgateError(.invalidArgument, "a key has at most \(Bounds.scopes) scopes") }
         for scope in request.scopes { try Validation.text(scope, "a scope", max: Bounds.scope) }
-        guard request.limitOverrides.count <= Bounds.limits else { throw TollgateError(.invalidArgument, "a key has at most \(Bounds.limits) limit overrides") }
-        for limit in request.limitOverrides { try Validation.limit(limit) }
+        try Validation.limits(request.limitOverrides, "a key's limit overrides")
         guard request.metadata.count <= Bounds.metadataEntries else { throw TollgateError(.invalidArgument, "a key has at most \(Bounds.metadataEntries) metadata entries") }
         for (key, value) in request.metadata {
             try Validation.text(key, "a metadata key", max: Bounds.metadataKey)
@@ -238,7 +237,7 @@ extension Store {
 
     /// Adds credits to a key (a key without credits starts metering at `amount`).
     public func addCredits(_ amount: UInt64, toKey id: String, actor: String? = nil) throws(TollgateError) {
-        try updateKey(id: id, "add credits to", actor: actor) { _, key in
+        try updateKey(id: id, "add credits to", actor: actor, applyingDueRefill: true) { _, key in
             key.credits = (key.credits ?? 0).addingReportingOverflow(amount).overflow ? .max : (key.credits ?? 0) + amount
             return (.keyCreditsAdded, "+\(amount) → \(key.credits ?? 0)")
         }
@@ -246,8 +245,7 @@ extension Store {
 
     /// Replaces the key's per-key limits (same name: replaces the tier's; new name: adds).
     public func setLimitOverrides(_ overrides: [Limit], forKey id: String, actor: String? = nil) throws(TollgateError) {
-        guard overrides.count <= Bounds.limits else { throw TollgateError(.invalidArgument, "a key has at most \(Bounds.limits) limit overrides") }
-        for limit in overrides { try Validation.limit(limit) }
+        try Validation.limits(overrides, "a key's limit overrides")
         try updateKey(id: id, "set limits of", actor: actor) { _, key in
             key.limitOverrides = overrides
             return (.keyTierChanged, "overrides: " + overrides.map(\.name).joined(separator: ", "))
@@ -285,15 +283,19 @@ extension Store {
     /// Loads a key by id, lets `change` edit it, and writes it back with an audit event.
     /// `change` returns `nil` when there is nothing to do.
     private func updateKey(
-        id: String, _ verb: String, actor: String?,
+        id: String, _ verb: String, actor: String?, applyingDueRefill: Bool = false,
         _ change: (borrowing WriteTransaction, inout KeyInfo) throws -> (AuditEvent.Kind, String)?
     ) throws(TollgateError) {
         let now = clock.now()
         try write("\(verb) key \(id)") { txn in
-            guard KeyID.isValid(id), let (hash, loaded, lastRefill) = try loadKey(txn, id: id) else {
+            guard KeyID.isValid(id), let (hash, loaded, storedRefill) = try loadKey(txn, id: id) else {
                 throw TollgateError(.notFound, "no key with id \(id)")
             }
             var key = loaded
+            var lastRefill = storedRefill
+            // Credits added to the pre-refill amount would be overwritten by a refill that is due
+            // at the next request: apply that refill first.
+            if applyingDueRefill { key.applyRefill(at: now, lastRefill: &lastRefill) }
             guard let (kind, detail) = try change(txn, &key) else { return }
             try txn.put(StoredKey.primary(key, lastRefillPeriod: lastRefill).encoded(), forKey: hash, in: tables.keys)
             try audit(txn, kind, actor: actor, subject: id, detail: detail, at: now)
