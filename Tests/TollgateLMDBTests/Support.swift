@@ -6,23 +6,15 @@ import TollgateLMDB
 /// The root of every test in this target. It is `.serialized`, and the trait applies recursively:
 /// no two tests of this target ever run at the same time.
 ///
-/// Why the whole target and not only the fault-injection tests: `FaultInjection` is one
-/// process-wide switch and cannot be scoped to a test, an environment or a thread. A fault armed
-/// for `.beginTransaction` or `.put` fires at the next such call *anywhere in the process*, and
-/// reads begin transactions too. If any other test of this target ran in parallel, it could
-/// steal a fault (the fault test then fails for nothing) or receive it (an unrelated test fails
-/// at random). Alternatives considered and rejected:
-/// - serializing only the fault tests: they would still run in parallel with everything else;
-/// - a process-wide reader-writer gate (fault tests exclusive, the rest shared): every test
-///   would have to remember to take it, and synchronous tests blocking on it park threads of
-///   the cooperative pool (2 threads on a 2-core machine), which tests that spawn tasks need.
-/// Serializing costs little here (the target runs in a few seconds); tests about concurrency
-/// start their own threads, so real parallelism is still exercised *inside* those tests.
+/// Why: fault injection fires only on the thread that armed it, so parallel tests cannot steal
+/// or receive each other's faults; but the fault tests also count LMDB calls on their thread, and
+/// several tests here measure reader slots and map sizes of the whole process, which parallel
+/// tests would disturb. Serializing costs little (the target runs in a few seconds); tests about
+/// concurrency start their own threads, so real parallelism is still exercised inside them.
 ///
 /// Rule for new tests: declare every suite as `extension LMDBTests { @Suite struct … }`.
-/// Limit: a plain `swift test` links all test targets into one process, and tests of *other*
-/// targets are not covered by this trait; they must not use LMDB in DEBUG while this target's
-/// fault tests run (or the seam must become scoped, e.g. by a task-local).
+/// Tests of other targets run in the same process in parallel with these; the per-thread faults
+/// keep them apart.
 @Suite(.serialized)
 enum LMDBTests {}
 

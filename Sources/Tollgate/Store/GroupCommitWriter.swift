@@ -31,7 +31,8 @@ final class GroupCommitWriter: Sendable {
     private let environment: Environment
     private let maxBatchSize: Int
     private let maxQueued: Int
-    private let beforeCommit: @Sendable (borrowing WriteTransaction) throws -> Void
+    private let pendingDenials: PendingDenials
+    private let usage: Table
     private let queue = Mutex(Queue())
     private let wakeUp = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
@@ -44,12 +45,14 @@ final class GroupCommitWriter: Sendable {
         var largest = 0
     }
 
-    init(environment: Environment, maxBatchSize: Int, maxQueued: Int,
-         beforeCommit: @escaping @Sendable (borrowing WriteTransaction) throws -> Void) {
+    /// Every batch's transaction also writes the denied counts gathered in `pendingDenials` into
+    /// the `usage` table.
+    init(environment: Environment, maxBatchSize: Int, maxQueued: Int, pendingDenials: PendingDenials, usage: Table) {
         self.environment = environment
         self.maxBatchSize = max(1, maxBatchSize)
         self.maxQueued = max(1, maxQueued)
-        self.beforeCommit = beforeCommit
+        self.pendingDenials = pendingDenials
+        self.usage = usage
     }
 
     /// Queues `job`; throws ``TollgateError/Code/overloaded`` when the queue is full and
@@ -132,10 +135,12 @@ final class GroupCommitWriter: Sendable {
     }
 
     private func runBatch(_ batch: [any GroupCommitJob]) {
+        // Taken before the transaction: a body run again after map growth writes the same counts.
+        let denials = pendingDenials.take()
         do {
             try environment.write { txn in
                 for job in batch { job.run(txn) }
-                try beforeCommit(txn)
+                try denials.write(txn, usage: usage)
             }
             batchSizes.withLock { stats in
                 stats.batches += 1
@@ -144,6 +149,7 @@ final class GroupCommitWriter: Sendable {
             }
             for job in batch { job.finish(transactionError: nil) }
         } catch {
+            pendingDenials.restore(denials)
             for job in batch { job.finish(transactionError: error) }
         }
     }
@@ -183,11 +189,27 @@ final class DenialMemo: Sendable {
 }
 
 /// Denied counts for the usage ledger, gathered in memory so a denial never needs a write of
-/// its own; flushed inside the next transaction that commits (and at close).
+/// its own; written by the next transaction that commits (and at close).
+///
+/// A writer ``take()``s the counts *before* its transaction and writes them inside it: the
+/// transaction body may run twice (map growth), and must write the same counts both times.
+/// If the transaction fails, the writer ``restore(_:)``s them for the next one.
 final class PendingDenials: Sendable {
     struct Key: Hashable, Sendable {
         var keyID: String
         var day: Int64
+    }
+
+    /// Counts taken out for one transaction.
+    struct Taken: Sendable {
+        fileprivate var counts: [Key: UInt64]
+
+        /// Adds the counts to the usage ledger; run again in a retried transaction, writes them again.
+        func write(_ txn: borrowing WriteTransaction, usage: Table) throws {
+            for (key, denied) in counts {
+                try DailyUsage.update(txn, usage, keyID: key.keyID, day: key.day) { $0.denied &+= denied }
+            }
+        }
     }
 
     private let pending = Mutex<[Key: UInt64]>([:])
@@ -196,16 +218,20 @@ final class PendingDenials: Sendable {
         pending.withLock { $0[Key(keyID: keyID, day: day), default: 0] &+= 1 }
     }
 
-    /// Writes every pending count. If the transaction then fails, the counts are lost: denied
-    /// counts are statistics, not decisions.
-    func flush(_ txn: borrowing WriteTransaction, usage: Table) throws {
-        let taken = pending.withLock { pending -> [Key: UInt64] in
-            guard !pending.isEmpty else { return [:] }
+    /// Every pending count, now no longer pending.
+    func take() -> Taken {
+        pending.withLock { pending in
+            guard !pending.isEmpty else { return Taken(counts: [:]) }
             defer { pending = [:] }
-            return pending
+            return Taken(counts: pending)
         }
-        for (key, denied) in taken {
-            try DailyUsage.update(txn, usage, keyID: key.keyID, day: key.day) { $0.denied &+= denied }
+    }
+
+    /// Makes counts whose transaction did not commit pending again.
+    func restore(_ taken: Taken) {
+        guard !taken.counts.isEmpty else { return }
+        pending.withLock { pending in
+            for (key, denied) in taken.counts { pending[key, default: 0] &+= denied }
         }
     }
 }

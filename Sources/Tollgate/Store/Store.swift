@@ -18,8 +18,9 @@ public final class Store: Sendable {
         /// crash and a power loss. Concurrent async callers share one sync (group commit).
         case durable
         /// Commits are not synced; a background sync runs every `interval` and at close.
-        /// A process crash (`kill -9`) loses nothing; a power loss or OS crash loses at most the
-        /// decisions of the last `interval`. Never corrupts the store.
+        /// A process crash (`kill -9`) loses nothing; a power loss or OS crash loses about the
+        /// decisions of the last `interval`, and leaves the store consistent only if the file
+        /// system preserves write order (LMDB's `MDB_NOSYNC` caveat).
         case periodic(interval: Duration)
     }
 
@@ -130,12 +131,10 @@ public final class Store: Sendable {
         self.clock = options.clock
         self.lastUsedResolution = Self.microseconds(options.lastUsedResolution)
         self.deniedRecently = DenialMemo()
-        let pendingDenials = PendingDenials()
-        let usageTable = tables.usage
-        self.pendingDenials = pendingDenials
+        self.pendingDenials = PendingDenials()
         self.writer = GroupCommitWriter(
             environment: environment, maxBatchSize: options.maxBatchSize, maxQueued: options.maxQueuedRequests,
-            beforeCommit: { txn in try pendingDenials.flush(txn, usage: usageTable) })
+            pendingDenials: pendingDenials, usage: tables.usage)
         self.backgroundLoops = Mutex([])
         if !options.readOnly { startBackgroundWork() }
     }
@@ -155,7 +154,7 @@ public final class Store: Sendable {
         for loop in loops { loop.stop() }
         writer.stop()
         if !options.readOnly {
-            try? environment.write { txn in try pendingDenials.flush(txn, usage: tables.usage) }
+            _ = try? write("write the denied counts") { _ in }
             try? environment.sync(force: true)
         }
         environment.close()
@@ -282,14 +281,22 @@ public final class Store: Sendable {
     }
 
     /// A write transaction (not batched), mapping storage failures to ``TollgateError``.
+    /// Also writes the pending denied counts (taken before the transaction, whose body may run
+    /// twice; made pending again if it fails).
     func write<R>(_ what: String, _ body: (borrowing WriteTransaction) throws -> R) throws(TollgateError) -> R {
         try ensureWritable()
-        return try Self.storageCall(what) {
-            try environment.write { txn in
-                let result = try body(txn)
-                try pendingDenials.flush(txn, usage: tables.usage)
-                return result
+        let denials = pendingDenials.take()
+        do {
+            return try Self.storageCall(what) {
+                try environment.write { txn in
+                    let result = try body(txn)
+                    try denials.write(txn, usage: tables.usage)
+                    return result
+                }
             }
+        } catch {
+            pendingDenials.restore(denials)
+            throw error
         }
     }
 
