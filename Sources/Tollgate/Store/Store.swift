@@ -51,7 +51,8 @@ public final class Store: Sendable {
         /// Who lifecycle changes are attributed to in the audit log when a call names nobody.
         public var defaultActor = "api"
         /// How often stale counters and expired rotation-grace records are swept in the background
-        /// (in short batches); `nil`: only when ``Store/sweep(at:batchSize:maxBatches:)`` is called.
+        /// (in short batches), and reader slots of dead processes cleared; `nil`: only when
+        /// ``Store/sweep(at:batchSize:maxBatches:)`` is called (readers are always checked at open).
         public var sweepInterval: Duration? = .seconds(300)
         /// Group commit: the most requests one write transaction takes.
         public var maxBatchSize = 512
@@ -171,7 +172,10 @@ public final class Store: Sendable {
         if let interval = options.sweepInterval {
             // The loop must not keep the store alive, or `deinit` (which stops it) never runs.
             loops.append(BackgroundLoop(name: "tollgate-sweep", every: interval) { [weak self] in
-                _ = try? self?.sweep()
+                guard let self else { return }
+                // Reader slots of processes that died (their snapshots would pin old pages).
+                _ = try? self.environment.checkReaders()
+                _ = try? self.sweep()
             })
         }
         backgroundLoops.withLock { $0 = loops }
