@@ -97,7 +97,10 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         let target = try storeOptions.path()
+        var progress = Progress("checking and restoring")
+        progress.advance()
         _ = try Store.restore(backup: backup, to: target, force: force, pepper: try storeOptions.pepper())
+        progress.finish()
         print("restored \(backup) to \(target)")
     }
 }
@@ -111,7 +114,11 @@ struct Sweep: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open()
         defer { store.close() }
-        let result = try store.sweep(batchSize: batchSize)
+        var progress = Progress("sweeping")
+        let result = try store.sweep(batchSize: batchSize) { soFar in
+            progress.advance(by: soFar.counters + soFar.rotatedKeys - progress.count)
+        }
+        progress.finish()
         if output.json {
             printJSON(["counters": result.counters, "rotated_keys": result.rotatedKeys, "batches": result.batches])
         } else {

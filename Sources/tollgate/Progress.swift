@@ -11,6 +11,7 @@ struct Progress {
     private let total: Int?
     private let enabled = isatty(2) == 1
     private var done = 0
+    var count: Int { done }
     private var lastDrawn = 0.0
 
     init(_ label: String, total: Int? = nil) {

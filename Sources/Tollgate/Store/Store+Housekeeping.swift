@@ -17,8 +17,12 @@ extension Store {
     /// write transaction per `batchSize` deletions, never one long one — so writers are never
     /// held up for long. A counter is stale once its limit would treat it as fresh (its
     /// `staleAt` has passed); deleting it changes no decision.
+    ///
+    /// `progress` is called after every batch with the totals so far.
     @discardableResult
-    public func sweep(at: Timestamp? = nil, batchSize: Int = 1_000, maxBatches: Int = .max) throws(TollgateError) -> SweepResult {
+    public func sweep(
+        at: Timestamp? = nil, batchSize: Int = 1_000, maxBatches: Int = .max, progress: (SweepResult) -> Void = { _ in }
+    ) throws(TollgateError) -> SweepResult {
         try ensureWritable()
         let now = now(at)
         var result = SweepResult()
@@ -55,6 +59,7 @@ extension Store {
                 }
                 result.batches += 1
                 if isCounters { result.counters += removed } else { result.rotatedKeys += removed }
+                progress(result)
                 guard let next else { break }
                 resumeAt = next
             }
