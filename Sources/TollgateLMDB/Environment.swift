@@ -305,7 +305,7 @@ public final class Environment: Sendable {
     /// Flushes the data to disk (`mdb_env_sync`); with `force`, even in ``Durability/noSync`` mode.
     public func sync(force: Bool = true) throws(LMDBError) {
         try withOpenHandle { handle throws(LMDBError) in
-            try check(lmdbCall(.sync) { mdb_env_sync(handle, force ? 1 : 0) }, "sync")
+            try check(lmdbCall(.sync, path: options.path) { mdb_env_sync(handle, force ? 1 : 0) }, "sync")
         }
     }
 

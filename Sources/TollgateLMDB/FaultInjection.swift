@@ -23,7 +23,9 @@ public enum FaultInjection {
         var remainingCalls: Int
         var error: LMDBError
         var repeats: Bool
-        var thread: pthread_t
+        /// The thread it fires on — or, when `nil`, any thread working on `path`.
+        var thread: pthread_t?
+        var path: String?
     }
 
     static let faults = Mutex<[Fault]>([])
@@ -31,21 +33,37 @@ public enum FaultInjection {
     /// Makes the call of `operation` after `afterCalls` successful ones fail with `error`;
     /// with `repeats`, every call from then on fails until ``clear()``.
     public static func inject(_ error: LMDBError, into operation: LMDBOperation, afterCalls: Int = 0, repeats: Bool = false) {
-        let fault = Fault(operation: operation, remainingCalls: afterCalls, error: error, repeats: repeats, thread: pthread_self())
+        let fault = Fault(operation: operation, remainingCalls: afterCalls, error: error, repeats: repeats, thread: pthread_self(), path: nil)
         faults.withLock { $0.append(fault) }
+    }
+
+    /// Like ``inject(_:into:afterCalls:repeats:)``, but fires on any thread that works on the
+    /// environment at `path` (for background threads, such as a periodic sync).
+    public static func inject(_ error: LMDBError, into operation: LMDBOperation, forEnvironmentAt path: String, repeats: Bool = false) {
+        let fault = Fault(operation: operation, remainingCalls: 0, error: error, repeats: repeats, thread: nil, path: path)
+        faults.withLock { $0.append(fault) }
+    }
+
+    /// Removes the faults injected for the environment at `path`.
+    public static func clear(forEnvironmentAt path: String) {
+        faults.withLock { $0.removeAll { $0.path == path } }
     }
 
     /// Removes every fault this thread injected.
     public static func clear() {
         let thread = pthread_self()
-        faults.withLock { $0.removeAll { pthread_equal($0.thread, thread) != 0 } }
+        faults.withLock { $0.removeAll { fault in fault.thread.map { pthread_equal($0, thread) != 0 } ?? false } }
     }
 
-    static func fault(for operation: LMDBOperation) -> Int32? {
+    static func fault(for operation: LMDBOperation, path: String?) -> Int32? {
         let thread = pthread_self()
         return faults.withLock { faults in
             guard !faults.isEmpty,
-                  let index = faults.firstIndex(where: { $0.operation == operation && pthread_equal($0.thread, thread) != 0 })
+                  let index = faults.firstIndex(where: { fault in
+                      guard fault.operation == operation else { return false }
+                      if let faultThread = fault.thread { return pthread_equal(faultThread, thread) != 0 }
+                      return fault.path != nil && fault.path == path
+                  })
             else { return nil }
             if faults[index].remainingCalls > 0 {
                 faults[index].remainingCalls -= 1
@@ -61,9 +79,9 @@ public enum FaultInjection {
 
 /// Every LMDB call that a test may want to fail goes through here.
 @inline(__always)
-func lmdbCall(_ operation: LMDBOperation, _ body: () -> Int32) -> Int32 {
+func lmdbCall(_ operation: LMDBOperation, path: String? = nil, _ body: () -> Int32) -> Int32 {
     #if DEBUG
-    if let code = FaultInjection.fault(for: operation) { return code }
+    if let code = FaultInjection.fault(for: operation, path: path) { return code }
     #endif
     return body()
 }

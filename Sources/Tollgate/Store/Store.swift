@@ -80,6 +80,12 @@ public final class Store: Sendable {
     let decodedKeys = DecodedRecordCache<KeyHash, StoredKey>(capacity: 16_384)
     let decodedTiers = DecodedRecordCache<String, Tier>(capacity: 256)
     private let backgroundLoops: Mutex<[BackgroundLoop]>
+    private let syncFailure = Mutex<TollgateError?>(nil)
+
+    /// In ``Durability/periodic(interval:)`` mode: why the last background sync failed, or `nil`
+    /// when it succeeded. While it is set, decisions since the last good sync would not survive a
+    /// power loss (a process crash still loses nothing). Report it from a health check.
+    public var periodicSyncFailure: TollgateError? { syncFailure.withLock { $0 } }
 
     struct Tables: Sendable {
         let meta: Table
@@ -164,9 +170,14 @@ public final class Store: Sendable {
     private func startBackgroundWork() {
         var loops: [BackgroundLoop] = []
         if case .periodic(let interval) = options.durability {
-            let environment = self.environment
-            loops.append(BackgroundLoop(name: "tollgate-sync", every: interval) {
-                try? environment.sync(force: true)
+            loops.append(BackgroundLoop(name: "tollgate-sync", every: interval) { [weak self] in
+                guard let self else { return }
+                do {
+                    try environment.sync(force: true)
+                    syncFailure.withLock { $0 = nil }
+                } catch {
+                    syncFailure.withLock { $0 = Self.mapError(error, "sync the store to disk") }
+                }
             })
         }
         if let interval = options.sweepInterval {

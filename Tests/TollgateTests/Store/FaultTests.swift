@@ -42,6 +42,29 @@ import TollgateTestSupport
         #expect(try fixture.store.authorize(key: key.secret).isAllowed)
     }
 
+    @Test func aFailingPeriodicSyncIsReported() async throws {
+        let fixture = try Fixture { $0.durability = .periodic(interval: .milliseconds(10)) }
+        defer { fixture.remove() }
+        #expect(fixture.store.periodicSyncFailure == nil)
+        // The sync runs on a thread of its own: arm the fault for this store's environment.
+        let path = fixture.store.options.path
+        FaultInjection.inject(.ioError, into: .sync, forEnvironmentAt: path, repeats: true)
+        defer { FaultInjection.clear(forEnvironmentAt: path) }
+        var failure: TollgateError?
+        for _ in 0..<200 where failure == nil {
+            try await Task.sleep(for: .milliseconds(10))
+            failure = fixture.store.periodicSyncFailure
+        }
+        #expect(failure?.code == .storage)
+        FaultInjection.clear(forEnvironmentAt: path)
+        var recovered = false
+        for _ in 0..<200 where !recovered {
+            try await Task.sleep(for: .milliseconds(10))
+            recovered = fixture.store.periodicSyncFailure == nil
+        }
+        #expect(recovered)
+    }
+
     @Test func aFailedLifecycleChangeIsNotHalfDone() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
