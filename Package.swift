@@ -29,9 +29,6 @@ let package = Package(
             ]
         ),
         .target(name: "TollgateTestSupport", dependencies: ["Tollgate"]),
-        // The crash and multi-process tests' child process (Tests/TollgateTests/Crash). Not a
-        // product: `swift build` builds it next to the test bundle, where the tests find it.
-        .executableTarget(name: "tollgate-workload", dependencies: ["Tollgate"]),
         .executableTarget(
             name: "tollgate",
             dependencies: [

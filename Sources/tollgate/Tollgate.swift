@@ -3,7 +3,7 @@ import Foundation
 import Tollgate
 
 @main
-struct TollgateCommand: ParsableCommand {
+struct TollgateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tollgate",
         abstract: "Administer and inspect a Tollgate key-and-quota store.",
@@ -11,7 +11,7 @@ struct TollgateCommand: ParsableCommand {
         Every command takes --store PATH (or the TOLLGATE_STORE environment variable). A store created \
         with a pepper needs it on every open: set TOLLGATE_PEPPER or pass --pepper-file.
         """,
-        subcommands: [Init.self, Stats.self, TierCommand.self, KeyCommand.self, Authorize.self, Peek.self, Usage.self, Dump.self, Check.self, Backup.self, Restore.self, Sweep.self]
+        subcommands: [Init.self, Stats.self, TierCommand.self, KeyCommand.self, Authorize.self, Peek.self, Usage.self, Dump.self, Check.self, Backup.self, Restore.self, Sweep.self, Stress.self]
     )
 }
 

@@ -10,7 +10,7 @@ import Glibc
 extension Crash {
     /// Kill -9 at random moments, then check what a restarted process finds.
     ///
-    /// A trial: start `tollgate-workload`, let it decide for a random 20–150 ms (every eighth
+    /// A trial: start `tollgate stress`, let it decide for a random 20–150 ms (every eighth
     /// trial: kill it 0–40 ms after the start, during process start, store creation or setup),
     /// SIGKILL it, read what it printed — decisions it acknowledged — and check the store:
     /// - it opens, and every record of every table decodes; the public listings and `peek` work;
@@ -147,6 +147,132 @@ extension Crash {
             #expect(store.environment.info().readersInUse == 0)
         }
 
+        /// Many short-lived subjects — a `user` limit with a 50 ms window and a new `user` for
+        /// every request — while one thread of the child sweeps in batches of 50 (`S` lines):
+        /// killed mid-sweep, the store must open, pass `check()`, keep every acknowledged
+        /// admission of the shared key's long window, and take the next write.
+        @Test func killedWhileSweeping() async throws {
+            var run = try CrashRun(name: "sweep", periodic: false, limit: 1_000_000)
+            run.checksIntegrity = true
+            defer { run.finish() }
+            var sweeps = 0
+            var swept = 0
+            for trial in 0..<Crash.trials(0.1) {
+                let style = trial % 3 == 2 ? ["--sync", "--threads", "3"] : ["--threads", "32"]
+                let output = try await run.trial(trial, arguments: ["--mode", "sweep"] + style)
+                sweeps += output.sweeps
+                swept += output.sweptCounters
+            }
+            // A full sweep here finishes on what the dead children left half swept.
+            let store = try run.witness()
+            _ = try store.sweep()
+            let findings = try store.check()
+            #expect(findings.isEmpty, "after a final sweep: \(findings.prefix(5))")
+            #expect(run.ledger.acknowledgedAllowed > 0)
+            #expect(sweeps > 0, "no sweep was acknowledged")
+            #expect(swept > 0, "the acknowledged sweeps removed nothing")
+            run.report()
+            print("crash sweep: \(sweeps) acknowledged sweeps removed \(swept) stale counters")
+        }
+
+        /// The child backs the store up in a loop (`B <dir>` once `backup(to:)` returned) while
+        /// deciding. After the kill: the store checks as above; every acknowledged backup opens
+        /// read-only and passes `check()`; a backup the child did not acknowledge may be partial,
+        /// but restoring it either yields a store that passes `check()` or fails with an error,
+        /// leaving no store behind.
+        @Test func killedWhileBackingUp() async throws {
+            var run = try CrashRun(name: "backup", periodic: false, limit: 1_000_000)
+            run.checksIntegrity = true
+            defer { run.finish() }
+            var acknowledged = 0
+            var unacknowledged = 0
+            var restoredUnacknowledged = 0
+            var refused: [String] = []
+            for trial in 0..<Crash.trials(0.1) {
+                let backups = "\(run.directory)/backups-\(trial)"
+                let style = trial % 3 == 2 ? ["--sync", "--threads", "3"] : ["--threads", "16"]
+                let output = try await run.trial(trial, arguments: ["--mode", "backup", "--backup-dir", backups] + style)
+                for path in output.backups {
+                    acknowledged += 1
+                    var options = Store.Options(path: path)
+                    options.readOnly = true
+                    options.create = false
+                    let backup = try Store(options: options)
+                    let findings = try backup.check()
+                    let tiers = try backup.tiers().map(\.name)
+                    backup.close()
+                    #expect(findings.isEmpty, "trial \(trial): acknowledged backup \(path): \(findings.prefix(5))")
+                    #expect(tiers == ["crash"], "trial \(trial): acknowledged backup \(path) holds tiers \(tiers)")
+                }
+                let acknowledgedPaths = Set(output.backups)
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: backups)) ?? []
+                for entry in entries.sorted() where !acknowledgedPaths.contains("\(backups)/\(entry)") {
+                    unacknowledged += 1
+                    let target = "\(run.directory)/restored-\(trial)-\(entry)"
+                    let outcome = restoreAndCheck(backup: "\(backups)/\(entry)", to: target)
+                    switch outcome {
+                    case .success(let findings):
+                        restoredUnacknowledged += 1
+                        #expect(findings.isEmpty, "trial \(trial): restored unacknowledged backup \(entry): \(findings.prefix(5))")
+                    case .failure(let error):
+                        refused.append("\(error.code): \(error.message)")
+                        #expect(!FileManager.default.fileExists(atPath: target + "/data.mdb"), "trial \(trial): a refused restore left a store at \(target)")
+                    }
+                    try? FileManager.default.removeItem(atPath: target)
+                }
+                try? FileManager.default.removeItem(atPath: backups)
+            }
+            #expect(run.ledger.acknowledgedAllowed > 0)
+            #expect(acknowledged > 0, "no backup was acknowledged")
+            run.report()
+            print("crash backup: \(acknowledged) acknowledged backups checked; \(unacknowledged) unacknowledged:"
+                  + " \(restoredUnacknowledged) restored and checked, \(refused.count) refused \(refused.prefix(3))")
+        }
+
+        /// Restores `backup` to `target` and checks the result: the findings, or why it failed.
+        private func restoreAndCheck(backup: String, to target: String) -> Result<[IntegrityFinding], TollgateError> {
+            Result { () throws(TollgateError) -> [IntegrityFinding] in
+                _ = try Store.restore(backup: backup, to: target)
+                var options = Store.Options(path: target)
+                options.create = false
+                options.readOnly = true
+                let restored = try Store(options: options)
+                defer { restored.close() }
+                return try restored.check()
+            }
+        }
+
+        /// Deterministic: a backup cut short after its meta pages (what a child killed inside
+        /// `backup(to:)` leaves), an empty data file and an empty directory: `restore` refuses
+        /// each with an error and leaves nothing at the target.
+        @Test func restoreRefusesAnIncompleteBackup() throws {
+            let directory = TemporaryStore.makeDirectory(prefix: "tollgate-crash-partial")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let store = try Store(options: Store.Options(path: directory + "/store"))
+            try store.setTier(Tier(name: "crash", limits: [.perHour(1_000, name: "window")]))
+            for number in 0..<300 { _ = try store.createKey(NewKey(owner: "owner-\(number)", tier: "crash", name: String(repeating: "n", count: 100))) }
+            try store.backup(to: directory + "/complete")
+            store.close()
+            let data = try #require(FileManager.default.contents(atPath: directory + "/complete/data.mdb"))
+            #expect(data.count > 8 * 4_096)
+
+            for (name, contents) in [("cut", data.prefix(data.count / 2)), ("metas-only", data.prefix(2 * 4_096)), ("empty", Data())] {
+                let backup = directory + "/" + name
+                #expect(mkdir(backup, 0o700) == 0)
+                #expect(FileManager.default.createFile(atPath: backup + "/data.mdb", contents: Data(contents)))
+                let error = #expect(throws: TollgateError.self) { _ = try Store.restore(backup: backup, to: directory + "/target-" + name) }
+                #expect(error?.code == .corruptRecord, "\(name): \(String(describing: error))")
+                #expect(error?.message.contains("incomplete backup") == true, "\(name): \(String(describing: error))")
+                #expect(!FileManager.default.fileExists(atPath: directory + "/target-" + name))
+            }
+            #expect(mkdir(directory + "/no-data", 0o700) == 0)
+            let missing = #expect(throws: TollgateError.self) { _ = try Store.restore(backup: directory + "/no-data", to: directory + "/target-no-data") }
+            #expect(missing?.code == .notFound)
+
+            let findings = try Store.restore(backup: directory + "/complete", to: directory + "/target-complete")
+            #expect(findings.isEmpty)
+        }
+
         /// Two workloads share the store; one is killed while the other keeps deciding, then
         /// started again, then the other is killed, and so on.
         @Test func twoProcessesKilledAlternately() async throws {
@@ -190,6 +316,8 @@ struct CrashRun {
     let periodic: Bool
     let limit: UInt64
     let initialMapSize: Int?
+    /// Also run `Store.check()` after every trial and expect no findings.
+    var checksIntegrity = false
     var path: String
     var ledger: Ledger
     var secret: String?
@@ -255,8 +383,9 @@ struct CrashRun {
         try WorkloadProcess(arguments + extra, logs: "\(directory)/\(label)")
     }
 
-    /// One trial: run, kill, check.
-    mutating func trial(_ number: Int, arguments extra: [String]) async throws {
+    /// One trial: run, kill, check. Returns what the child printed.
+    @discardableResult
+    mutating func trial(_ number: Int, arguments extra: [String]) async throws -> WorkloadOutput {
         let usedBefore = store?.environment.info().usedBytes ?? 0
         if number % 2 == 0 { _ = try witness() } else { closeWitness() }
         let worker = try start(extra, label: "s\(storeNumber)-t\(number)")
@@ -277,6 +406,7 @@ struct CrashRun {
             trialsThatGrewTheMap += 1
         }
         try await check(number, ledger: ledger, peerRunning: false)
+        return output
     }
 
     /// The parent's requests: `user` feeds the grow-subjects tier's second limit; other tiers ignore it.
@@ -327,6 +457,11 @@ struct CrashRun {
         #expect(try !store.auditEvents().isEmpty)
         for id in known.createdKeys {
             #expect(keys.contains { $0.id == id }, "\(context): acknowledged key \(id) is missing")
+        }
+
+        if checksIntegrity {
+            let findings = try store.check()
+            #expect(findings.isEmpty, "\(context): check() found \(findings.prefix(5))")
         }
 
         // The books: nothing acknowledged is lost, nothing over the limit, no slot given twice.

@@ -8,7 +8,7 @@ import TollgateTestSupport
 import Glibc
 #endif
 
-/// Every test that runs the `tollgate-workload` child process. `.serialized` applies to the nested
+/// Every test that runs the `tollgate stress` child process. `.serialized` applies to the nested
 /// suites too: one such test at a time, so children never compete with each other for the two
 /// cores (other suites of the test process still run alongside).
 ///
@@ -29,27 +29,22 @@ enum Crash {
 // MARK: - The workload binary
 
 enum WorkloadBinary {
-    /// `tollgate-workload`, built by `swift build --build-tests` (and by `swift test`) into the
-    /// same directory as the test bundle. `TOLLGATE_WORKLOAD` overrides the search.
+    /// `tollgate` (the workload is its hidden `stress` command), built by `swift build
+    /// --build-tests` (and by `swift test`) into the same directory as the test bundle.
+    /// `TOLLGATE_CLI` overrides the search.
     static let path: String? = {
         var candidates: [String] = []
-        if let explicit = ProcessInfo.processInfo.environment["TOLLGATE_WORKLOAD"] { candidates.append(explicit) }
-        let name = "tollgate-workload"
+        if let explicit = ProcessInfo.processInfo.environment["TOLLGATE_CLI"], !explicit.isEmpty { candidates.append(explicit) }
+        let name = "tollgate"
         if let executable = Bundle.main.executableURL {
             candidates.append(executable.resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent(name).path)
         }
-        if let first = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: first).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent(name).path)
-        }
-        // <root>/Tests/TollgateTests/Crash/CrashSupport.swift → <root>/.build/debug
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { root.deleteLastPathComponent() }
-        candidates.append(root.appendingPathComponent(".build/debug/\(name)").path)
+        candidates.append(CLI.binary.path)
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
     static func require() throws -> String {
-        try #require(path, "tollgate-workload was not found next to the test bundle: build with `swift build --build-tests` (or set TOLLGATE_WORKLOAD)")
+        try #require(path, "tollgate was not found next to the test bundle: build with `swift build --build-tests` (or set TOLLGATE_CLI)")
     }
 }
 
@@ -60,6 +55,12 @@ struct WorkloadOutput {
     var allowedRemaining: [UInt64] = []
     var denied = 0
     var createdKeys: [String] = []
+    /// `S …` lines: sweeps that returned (mode `sweep`).
+    var sweeps = 0
+    /// Stale counters those sweeps removed.
+    var sweptCounters = 0
+    /// `B <directory>` lines: backups that returned (mode `backup`).
+    var backups: [String] = []
     /// `X …`, `E …` or anything else unexpected.
     var unexpected: [String] = []
 
@@ -76,6 +77,11 @@ struct WorkloadOutput {
                 allowedRemaining.append(remaining)
             } else if line.hasPrefix("K ") {
                 createdKeys.append(String(line.dropFirst(2)))
+            } else if line.hasPrefix("S "), let counters = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) {
+                sweeps += 1
+                sweptCounters += counters
+            } else if line.hasPrefix("B ") {
+                backups.append(String(line.dropFirst(2)))
             } else {
                 unexpected.append(String(line))
             }
@@ -101,7 +107,7 @@ final class WorkloadProcess {
             try? error.close()
         }
         process.executableURL = URL(fileURLWithPath: try WorkloadBinary.require())
-        process.arguments = arguments
+        process.arguments = ["stress"] + arguments
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice
