@@ -161,16 +161,19 @@ struct KeyCommand: ParsableCommand {
     }
 }
 
+/// A key's fields for `--json`, from the library's one description of a key (absent values left out).
 func keyJSON(_ key: KeyInfo) -> [String: Any] {
-    var json: [String: Any] = [
-        "id": key.id, "display_prefix": key.displayPrefix, "owner": key.owner, "name": key.name, "tier": key.tier,
-        "scopes": key.scopes, "state": key.state.description, "created_at": key.createdAt.iso8601, "metadata": key.metadata,
-    ]
-    if let expiresAt = key.expiresAt { json["expires_at"] = expiresAt.iso8601 }
-    if let revokedAt = key.revokedAt { json["revoked_at"] = revokedAt.iso8601 }
-    if let credits = key.credits { json["credits"] = credits }
-    if let refill = key.refill { json["refill"] = "\(refill.amount)/\(refill.period)" }
-    if let lastUsedAt = key.lastUsedAt { json["last_used_at"] = lastUsedAt.iso8601 }
-    if !key.limitOverrides.isEmpty { json["limit_overrides"] = key.limitOverrides.map(\.spec) }
+    var json: [String: Any] = [:]
+    for (name, value) in DumpRecord(key: key).fields {
+        switch value {
+        case .string(let string): json[name] = string
+        case .integer(let number): json[name] = number
+        case .unsigned(let number): json[name] = number
+        case .bool(let flag): json[name] = flag
+        case .list(let strings): json[name] = strings
+        case .map(let entries): json[name] = entries
+        case .null: break
+        }
+    }
     return json
 }

@@ -13,7 +13,7 @@ public enum DumpTable: String, Sendable, CaseIterable {
 /// Holds no secret and no full hash.
 public struct DumpRecord: Sendable {
     public enum Value: Sendable, Hashable {
-        case string(String), integer(Int64), unsigned(UInt64), bool(Bool), list([String]), null
+        case string(String), integer(Int64), unsigned(UInt64), bool(Bool), list([String]), map([String: String]), null
     }
 
     public var table: DumpTable
@@ -38,6 +38,7 @@ public struct DumpRecord: Sendable {
         case .unsigned(let number): String(number)
         case .bool(let flag): flag ? "true" : "false"
         case .list(let strings): "[" + strings.map(json).joined(separator: ",") + "]"
+        case .map(let entries): "{" + entries.sorted { $0.key < $1.key }.map { json($0.key) + ":" + json($0.value) }.joined(separator: ",") + "}"
         case .null: "null"
         }
     }
@@ -62,8 +63,28 @@ public struct DumpRecord: Sendable {
         switch value {
         case .string(let string): string.contains(" ") || string.isEmpty ? json(string) : string
         case .list(let strings): strings.joined(separator: ",")
+        case .map(let entries): entries.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         default: json(value)
         }
+    }
+}
+
+extension DumpRecord {
+    /// A key as every front end shows it: never a secret or a hash.
+    public init(key: KeyInfo) {
+        var fields: [(name: String, value: Value)] = [
+            ("id", .string(key.id)), ("display_prefix", .string(key.displayPrefix)), ("owner", .string(key.owner)),
+            ("name", .string(key.name)), ("tier", .string(key.tier)), ("scopes", .list(key.scopes)),
+            ("state", .string(key.state.description)), ("created_at", .string(key.createdAt.iso8601)),
+            ("expires_at", key.expiresAt.map { .string($0.iso8601) } ?? .null),
+            ("revoked_at", key.revokedAt.map { .string($0.iso8601) } ?? .null),
+            ("credits", key.credits.map { .unsigned($0) } ?? .null),
+            ("refill", key.refill.map { .string("\($0.amount)/\($0.period)") } ?? .null),
+            ("last_used_at", key.lastUsedAt.map { .string($0.iso8601) } ?? .null),
+            ("metadata", .map(key.metadata)),
+        ]
+        if !key.limitOverrides.isEmpty { fields.append(("limit_overrides", .list(key.limitOverrides.map(\.spec)))) }
+        self.init(table: .keys, fields: fields)
     }
 }
 
@@ -101,7 +122,7 @@ extension Store {
                 case .keys:
                     try txn.forEach(in: self.tables.keys) { _, value in
                         switch try StoredKey.decode(value) {
-                        case .primary(let key, _): try visit(Self.dumpRecord(key))
+                        case .primary(let key, _): try visit(DumpRecord(key: key))
                         case .rotated(let id, let graceUntil):
                             try visit(DumpRecord(table: .keys, fields: [
                                 ("id", .string(id)), ("state", .string("rotated-out")), ("grace_until", .string(graceUntil.iso8601)),
@@ -144,22 +165,6 @@ extension Store {
                 }
             }
         }
-    }
-
-    static func dumpRecord(_ key: KeyInfo) -> DumpRecord {
-        var fields: [(name: String, value: DumpRecord.Value)] = [
-            ("id", .string(key.id)), ("display_prefix", .string(key.displayPrefix)), ("owner", .string(key.owner)),
-            ("name", .string(key.name)), ("tier", .string(key.tier)), ("scopes", .list(key.scopes)),
-            ("state", .string(key.state.description)), ("created_at", .string(key.createdAt.iso8601)),
-            ("expires_at", key.expiresAt.map { .string($0.iso8601) } ?? .null),
-            ("revoked_at", key.revokedAt.map { .string($0.iso8601) } ?? .null),
-            ("credits", key.credits.map { .unsigned($0) } ?? .null),
-            ("refill", key.refill.map { .string("\($0.amount)/\($0.period)") } ?? .null),
-            ("last_used_at", key.lastUsedAt.map { .string($0.iso8601) } ?? .null),
-        ]
-        if !key.limitOverrides.isEmpty { fields.append(("limit_overrides", .list(key.limitOverrides.map(\.spec)))) }
-        if !key.metadata.isEmpty { fields.append(("metadata", .list(key.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }))) }
-        return DumpRecord(table: .keys, fields: fields)
     }
 
     static func stateFields(_ state: CounterState) -> [(name: String, value: DumpRecord.Value)] {

@@ -32,9 +32,8 @@ public struct StoreStatistics: Sendable, Hashable {
 extension Store {
     /// Counts, sizes and settings, from one read snapshot.
     public func statistics() throws(TollgateError) -> StoreStatistics {
-        let tableList = [tables.meta, tables.keys, tables.keyIDs, tables.owners, tables.tiers, tables.counters, tables.usage, tables.audit]
         let perTable = try read("read statistics") { txn in
-            try tableList.map { table in
+            try tables.all.map { table in
                 let stat = try txn.statistics(of: table)
                 return StoreStatistics.TableStatistics(name: table.name, records: stat.entries, pages: stat.pages, depth: stat.depth)
             }

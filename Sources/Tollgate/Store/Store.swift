@@ -97,7 +97,8 @@ public final class Store: Sendable {
         let usage: Table
         let audit: Table
 
-        static let names = ["meta", "keys", "keyIDs", "owners", "tiers", "counters", "usage", "audit"]
+        /// Every table, in the order `stats` shows them.
+        var all: [Table] { [meta, keys, keyIDs, owners, tiers, counters, usage, audit] }
     }
 
     /// Opens the store at `options.path`, creating it when missing (unless `create` is off).
