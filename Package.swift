@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "Tollgate", targets: ["Tollgate"]),
         .library(name: "TollgateTestSupport", targets: ["TollgateTestSupport"]),
+        // For the benchmarks package (Benchmarks/), whose LMDB floor uses the storage layer directly.
+        .library(name: "TollgateLMDB", targets: ["TollgateLMDB"]),
         .executable(name: "tollgate", targets: ["tollgate"]),
     ],
     dependencies: [
@@ -35,11 +37,6 @@ let package = Package(
                 "Tollgate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
-        ),
-        .executableTarget(
-            name: "tollgate-bench",
-            dependencies: ["Tollgate", "TollgateLMDB"],
-            path: "Benchmarks/TollgateBench"
         ),
         .testTarget(name: "TollgateLMDBTests", dependencies: ["TollgateLMDB"]),
         .testTarget(

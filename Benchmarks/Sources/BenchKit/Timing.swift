@@ -1,0 +1,111 @@
+import Foundation
+import TollgateLMDB
+
+/// Monotonic nanoseconds.
+public func nowNanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
+/// One benchmark row: per-operation latency samples and the wall time of the whole run.
+public struct Timing: Sendable {
+    public var id: String
+    public var name: String
+    /// Nanoseconds per operation.
+    public var samples: [UInt64]
+    public var operations: Int
+    public var seconds: Double
+
+    public init(id: String, name: String, samples: [UInt64], operations: Int, seconds: Double) {
+        self.id = id
+        self.name = name
+        self.samples = samples.sorted()
+        self.operations = operations
+        self.seconds = seconds
+    }
+
+    public var median: Double { percentile(0.5) }
+    public var p99: Double { percentile(0.99) }
+    public var throughput: Double { Double(operations) / seconds }
+
+    /// Microseconds at percentile `p` (nearest rank).
+    public func percentile(_ p: Double) -> Double {
+        guard !samples.isEmpty else { return 0 }
+        return Double(samples[min(samples.count - 1, Int(Double(samples.count) * p))]) / 1_000
+    }
+
+    public var row: Row {
+        Row(id: id, name: name, medianMicroseconds: median, p99Microseconds: p99, operationsPerSecond: throughput,
+            operations: operations, seconds: seconds)
+    }
+}
+
+/// What the benchmark executables write as JSON for `Benchmarks/report.py`.
+public struct Row: Codable, Sendable {
+    public var id: String
+    public var name: String
+    public var medianMicroseconds: Double
+    public var p99Microseconds: Double
+    public var operationsPerSecond: Double
+    public var operations: Int
+    public var seconds: Double
+}
+
+/// Times `body` `count` times, one sample per call, after `warmup` untimed calls.
+public func measure(
+    _ id: String, _ name: String, count: Int, warmup: Int = 200, _ body: () throws -> Void
+) rethrows -> Timing {
+    for _ in 0..<warmup { try body() }
+    var samples: [UInt64] = []
+    samples.reserveCapacity(count)
+    let start = nowNanoseconds()
+    for _ in 0..<count {
+        let before = nowNanoseconds()
+        try body()
+        samples.append(nowNanoseconds() - before)
+    }
+    return Timing(id: id, name: name, samples: samples, operations: count, seconds: Double(nowNanoseconds() - start) / 1e9)
+}
+
+/// The async variant of ``measure(_:_:count:warmup:_:)``.
+public func measureAsync(
+    _ id: String, _ name: String, count: Int, warmup: Int = 200, _ body: () async throws -> Void
+) async rethrows -> Timing {
+    for _ in 0..<warmup { try await body() }
+    var samples: [UInt64] = []
+    samples.reserveCapacity(count)
+    let start = nowNanoseconds()
+    for _ in 0..<count {
+        let before = nowNanoseconds()
+        try await body()
+        samples.append(nowNanoseconds() - before)
+    }
+    return Timing(id: id, name: name, samples: samples, operations: count, seconds: Double(nowNanoseconds() - start) / 1e9)
+}
+
+/// A failure that ends the benchmark with a message (and a non-zero exit).
+public struct BenchFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// `--name value` from the command line.
+public func argument(_ name: String) -> String? {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+
+/// Writes `value` as pretty JSON to `path`.
+public func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+}
+
+/// Formats with `digits` decimals.
+public func format(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
+
+/// The LMDB library's version string.
+public func lmdbVersion() -> String { TollgateLMDB.Environment.libraryVersion }
