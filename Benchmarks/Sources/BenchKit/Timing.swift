@@ -109,3 +109,8 @@ public func format(_ value: Double, _ digits: Int = 2) -> String { String(format
 
 /// The LMDB library's version string.
 public func lmdbVersion() -> String { TollgateLMDB.Environment.libraryVersion }
+
+/// A progress line on standard error (unbuffered, so it shows while a long step runs).
+public func progress(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}

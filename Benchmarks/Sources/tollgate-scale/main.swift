@@ -17,6 +17,7 @@
 //   untimed, and the timed decisions pick keys at random from all of them.
 import BenchKit
 import Foundation
+
 import Tollgate
 import TollgateLMDB
 
@@ -66,6 +67,7 @@ struct ScaleResult: Encodable {
     var counters: Int
     var loadKeysSeconds: Double
     var loadCountersSeconds: Double
+    var compactSeconds: Double
     var warmSeconds: Double
     var fileBytes: Int
     var usedBytes: Int
@@ -104,7 +106,7 @@ func runScale(label: String, keyCount: Int, counterCount: Int) throws -> ScaleRe
     }
     store.close()
     let loadKeysSeconds = Double(nowNanoseconds() - start) / 1e9
-    print("  \(label): \(keyCount) keys in \(format(loadKeysSeconds, 1)) s")
+    progress("  \(label): \(keyCount) keys in \(format(loadKeysSeconds, 1)) s")
 
     // Counters, with Tollgate's encodings, in large write transactions.
     start = nowNanoseconds()
@@ -158,7 +160,22 @@ func runScale(label: String, keyCount: Int, counterCount: Int) throws -> ScaleRe
         }
     }
     let loadCountersSeconds = Double(nowNanoseconds() - start) / 1e9
-    print("  \(label): \(written) counters in \(format(loadCountersSeconds, 1)) s")
+    progress("  \(label): \(written) counters in \(format(loadCountersSeconds, 1)) s")
+
+    // The load's large write transactions leave a long LMDB free list behind (pages their
+    // copy-on-write freed), which a store grown one decision at a time never has, and which makes
+    // every later commit slower. Compact it away, as `tollgate backup --compact` does: page for
+    // page, so the pages stay as full as the random-order load left them.
+    start = nowNanoseconds()
+    do {
+        let loaded = try Store(options: options)
+        try loaded.backup(to: path + "-compact", compact: true)
+        loaded.close()
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: path + "-compact", toPath: path)
+    }
+    let compactSeconds = Double(nowNanoseconds() - start) / 1e9
+    progress("  \(label): compacted in \(format(compactSeconds, 1)) s")
 
     // Open time: median of 5 opens of the full store.
     var opens: [Double] = []
@@ -191,7 +208,7 @@ func runScale(label: String, keyCount: Int, counterCount: Int) throws -> ScaleRe
         if !decision.isAllowed { throw BenchFailure("\(label): warm-up decision \(decision.outcome)") }
     }
     let warmSeconds = Double(nowNanoseconds() - before) / 1e9
-    print("  \(label): every key decided once in \(format(warmSeconds, 1)) s")
+    progress("  \(label): every key decided once in \(format(warmSeconds, 1)) s")
 
     let statistics = try store.statistics()
     var tables: [String: Int] = [:]
@@ -221,7 +238,7 @@ func runScale(label: String, keyCount: Int, counterCount: Int) throws -> ScaleRe
     let keyBytes = Double(tables["keys"]! + tables["keyIDs"]! + tables["owners"]!)
     return ScaleResult(
         label: label, keys: keyCount, counters: records["counters"]!, loadKeysSeconds: loadKeysSeconds,
-        loadCountersSeconds: loadCountersSeconds, warmSeconds: warmSeconds, fileBytes: statistics.fileBytes,
+        loadCountersSeconds: loadCountersSeconds, compactSeconds: compactSeconds, warmSeconds: warmSeconds, fileBytes: statistics.fileBytes,
         usedBytes: statistics.usedBytes, tables: tables, records: records,
         bytesPerKey: keyBytes / Double(keyCount),
         bytesPerKeyWithAuditAndUsage: (keyBytes + Double(tables["audit"]! + tables["usage"]!)) / Double(keyCount),
@@ -235,7 +252,7 @@ let configurations: [(String, Int, Int)] = quick
 var results: [ScaleResult] = []
 let started = nowNanoseconds()
 for (label, keys, counters) in configurations {
-    print("scale: \(label) keys, \(counters) counters")
+    progress("scale: \(label) keys, \(counters) counters")
     results.append(try runScale(label: label, keyCount: keys, counterCount: counters))
     try? FileManager.default.removeItem(atPath: base + "/" + label)
 }
