@@ -114,3 +114,29 @@ public func lmdbVersion() -> String { TollgateLMDB.Environment.libraryVersion }
 public func progress(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
+
+/// Times several workloads in alternating blocks (`rounds` × `perRound` calls each), so that
+/// the machine's changing load falls on all of them alike: their ratios are what count.
+public func measureInterleaved(
+    _ workloads: [(id: String, name: String, body: () throws -> Void)], rounds: Int, perRound: Int, warmup: Int = 200
+) throws -> [Timing] {
+    for workload in workloads { for _ in 0..<warmup { try workload.body() } }
+    var samples = Array(repeating: [UInt64](), count: workloads.count)
+    var elapsed = Array(repeating: UInt64(0), count: workloads.count)
+    for index in samples.indices { samples[index].reserveCapacity(rounds * perRound) }
+    for _ in 0..<rounds {
+        for (index, workload) in workloads.enumerated() {
+            let start = nowNanoseconds()
+            for _ in 0..<perRound {
+                let before = nowNanoseconds()
+                try workload.body()
+                samples[index].append(nowNanoseconds() - before)
+            }
+            elapsed[index] += nowNanoseconds() - start
+        }
+    }
+    return workloads.indices.map { index in
+        Timing(id: workloads[index].id, name: workloads[index].name, samples: samples[index], operations: rounds * perRound,
+               seconds: Double(elapsed[index]) / 1e9)
+    }
+}

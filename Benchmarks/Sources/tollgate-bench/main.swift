@@ -11,12 +11,37 @@ let root = NSTemporaryDirectory() + "/tollgate-bench-\(getpid())"
 let workloads = try EngineWorkloads(root: root)
 defer { workloads.close() }
 
+// `--profile WORKLOAD COUNT`: only run one workload COUNT times, for valgrind --tool=callgrind
+// (WORKLOAD: authorize, floor, floor-sha256, peek).
+if let workload = argument("--profile") {
+    let count = Int(CommandLine.arguments.last!) ?? 10_000
+    let body: () throws -> Void
+    switch workload {
+    case "authorize": body = { try workloads.authorizePeriodic() }
+    case "floor": body = { try workloads.floor.decide() }
+    case "floor-sha256": body = { [presented = workloads.periodicKey] in try workloads.floor.decideHashing(presented) }
+    case "peek": body = { try workloads.peek() }
+    default: throw BenchFailure("unknown workload \(workload)")
+    }
+    for _ in 0..<count { try body() }
+    exit(0)
+}
+
 var results: [Timing] = []
 let n = quick ? 5_000 : 50_000
 
-// 1. Periodic mode, one caller: the latency of a decision. The synchronous API runs its own
-// write transaction on the calling thread; the async one hands it to the group-commit writer.
-results.append(try measure("authorize_periodic", "authorize, periodic, 1 caller", count: n) { try workloads.authorizePeriodic() })
+// 1 and 2. Periodic mode, one caller: the latency of a decision, against the floor (same flags,
+// same record sizes; then with the key's SHA-256), in alternating blocks so that the machine's
+// changing load falls on all three alike. The synchronous API runs its own write transaction on
+// the calling thread.
+let presented = workloads.periodicKey
+let floor = workloads.floor
+results += try measureInterleaved([
+    ("authorize_periodic", "authorize, periodic, 1 caller", { try workloads.authorizePeriodic() }),
+    ("floor", "LMDB floor: key lookup + 2 counter RMW, no sync", { try floor.decide() }),
+    ("floor_sha256", "LMDB floor + SHA-256 of the key", { try floor.decideHashing(presented) }),
+], rounds: 50, perRound: n / 50)
+// The async API hands the decision to the group-commit writer thread.
 results.append(try await measureAsync("authorize_periodic_async", "authorize, periodic, 1 caller, async API", count: n / 2) {
     try await workloads.authorizePeriodicAsync()
 })
@@ -24,10 +49,6 @@ results.append(try measure("peek", "peek", count: n) { try workloads.peek() })
 results.append(try measure("reject_malformed", "reject malformed key", count: n) { try workloads.rejectMalformed() })
 results.append(try measure("reject_over_limit", "reject key over its limit", count: n) { try workloads.rejectOverLimit() })
 
-// 2. The floor, same flags (no sync), same record sizes; then with the key's SHA-256.
-results.append(try measure("floor", "LMDB floor: key lookup + 2 counter RMW, no sync", count: n) { try workloads.floor.decide() })
-let presented = workloads.periodicKey
-results.append(try measure("floor_sha256", "LMDB floor + SHA-256 of the key", count: n) { try workloads.floor.decideHashing(presented) })
 
 // 3. Durable: one commit (and fsync) per request, then 64 concurrent callers with group commit.
 results.append(try measure("durable_single", "authorize, durable, 1 commit per request", count: quick ? 200 : 1_000, warmup: 20) {
