@@ -43,6 +43,8 @@ public struct TollgateError: Error, Sendable, CustomStringConvertible {
         public static let overloaded = Code(rawValue: "overloaded")
         /// The store is open read-only.
         public static let readOnly = Code(rawValue: "read-only")
+        /// The calling task was cancelled before the decision was committed.
+        public static let cancelled = Code(rawValue: "cancelled")
     }
 
     public var code: Code
@@ -74,4 +76,5 @@ extension TollgateError {
     public static let closed = Code.closed
     public static let overloaded = Code.overloaded
     public static let readOnly = Code.readOnly
+    public static let cancelled = Code.cancelled
 }
