@@ -43,6 +43,7 @@ engine_rows = {row["id"]: row for row in engine["rows"]}
 allocations = {row["id"]: row for row in load_json("allocations.json")}
 scale = load_json("scale.json")
 limits = load_json("limits.json")
+profile = load_json("profile.json")
 
 
 def redis_csv(name):
@@ -326,6 +327,29 @@ w("")
 w("What a decision does beyond the floor: parse and checksum the key, SHA-256 it, decode the key record and tier (both")
 w("cached), evaluate the limits, encode the counter records, a third read-modify-write (the daily usage ledger), and build")
 w("the `Decision` (statuses per limit, key identity, receipt).")
+w("")
+w("### Where the instructions go (callgrind)")
+w("")
+instruction_ratio = profile["authorizeInstructions"] / profile["floorInstructions"]
+w(f"Instructions per decision counted by `valgrind --tool=callgrind` (`Benchmarks/profile.py`: {profile['decisions']:,} decisions,")
+w("setup subtracted). Unlike times, these counts do not move with the machine's load; they leave out what the kernel does")
+w("(LMDB's `pwrite` at commit) and memory stalls, which is why the time ratio is smaller than the instruction ratio.")
+w("")
+w(f"| | instructions per decision | ratio to the floor |")
+w("|---|---:|---:|")
+w(f"| authorize, periodic, 1 caller | {profile['authorizeInstructions']:,.0f} | **{ratio(instruction_ratio)}** |")
+w(f"| LMDB floor | {profile['floorInstructions']:,.0f} | 1.00× |")
+w(f"| LMDB floor + SHA-256 | {profile['floorSha256Instructions']:,.0f} | "
+  f"{ratio(profile['floorSha256Instructions'] / profile['floorInstructions'])} |")
+w("")
+w("Inside one authorize (inclusive counts: a function's callees are in its number, so the rows overlap and do not add up):")
+w("")
+w("| part of authorize | instructions per decision | in the floor |")
+w("|---|---:|---:|")
+floor_parts = {part["what"]: part["instructions"] for part in profile["floorParts"]}
+for part in profile["parts"]:
+    in_floor = floor_parts.get(part["what"])
+    w(f"| {part['what']} | {part['instructions']:,.0f} | {'' if in_floor is None else f'{in_floor:,.0f}'} |")
 w("")
 
 w("## 3. Peer 1: Redis with fastapi-limiter's script")

@@ -5,7 +5,7 @@
 #   Benchmarks/run.sh            the documented full run (1M keys and 10M counters in the scale row)
 #   Benchmarks/run.sh --quick    a fast check with smaller numbers (writes the report too; it says so)
 #
-# Installs what is missing (Debian: liblmdb-dev, pkg-config, redis-server, redis-tools, wrk; a
+# Installs what is missing (Debian: liblmdb-dev, pkg-config, redis-server, redis-tools, wrk, valgrind; a
 # Python venv under Benchmarks/.work with pinned FastAPI, uvicorn, redis, limits and
 # fastapi-limiter 0.1.6 from PyPI), starts every server on 127.0.0.1 on a free port, and stops each
 # one again by its PID when it ends, fails or is interrupted. No traffic leaves loopback.
@@ -91,6 +91,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-benchmark >/dev/null || missing+=(redis-tools)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
+command -v valgrind >/dev/null || missing+=(valgrind)
 if ((${#missing[@]})); then
     echo "installing with apt-get: ${missing[*]}"
     [[ $(id -u) -eq 0 ]] || die "need root to apt-get install ${missing[*]}"
@@ -127,6 +128,11 @@ timeout 600 "$BIN/tollgate-bench" $QUICK --json "$RESULTS/engine.json" | tee "$R
 step "Heap allocations per decision (tollgate-bench-allocs, malloc interposer)"
 LD_PRELOAD="$BIN/libMallocInterposerSwift.so" timeout 600 "$BIN/tollgate-bench-allocs" $QUICK --json "$RESULTS/allocations.json" \
     | tee "$RESULTS/allocations.txt" || die "tollgate-bench-allocs"
+
+step "Instructions per decision (valgrind --tool=callgrind): authorize against the floor"
+rm -rf "$WORK/profile"
+timeout 1200 python3 "$HERE/profile.py" "$BIN/tollgate-bench" "$RESULTS/profile.json" "$WORK/profile" | tee "$RESULTS/profile.txt" \
+    || die "profile.py"
 
 # ---------------------------------------------------------------------------------------------
 step "Redis + the Lua script of fastapi-limiter 0.1.6 (redis-benchmark, EVALSHA)"
