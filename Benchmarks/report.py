@@ -171,7 +171,7 @@ chart = [
     ("in process", "LMDB floor: key lookup + 2 counter RMW", floor["medianMicroseconds"], floor["p99Microseconds"]),
     ("in process", "Tollgate authorize, periodic, 1 caller", periodic["medianMicroseconds"], periodic["p99Microseconds"]),
     ("in process", "Tollgate peek", engine_rows["peek"]["medianMicroseconds"], engine_rows["peek"]["p99Microseconds"]),
-    ("in process", "Python limits, in memory, hit()", limits["hit"]["medianMicroseconds"], limits["hit"]["p99Microseconds"]),
+    ("Python", "Python limits, in memory, hit()", limits["hit"]["medianMicroseconds"], limits["hit"]["p99Microseconds"]),
     ("loopback", "Redis EVALSHA (fastapi-limiter script), 1 client", redis["memory-1"]["p50"], redis["memory-1"]["p99"]),
     ("loopback", "Redis EVALSHA, 50 clients", redis["memory-50"]["p50"], redis["memory-50"]["p99"]),
     ("durable", "Tollgate durable, 1 commit per request", engine_rows["durable_single"]["medianMicroseconds"],
@@ -185,7 +185,7 @@ if have_demo:
     chart.append(("HTTP", "tollgate-demo /items (durable), 32 connections", demo["durable"]["p50"], demo["durable"]["p99"]))
 chart.append(("HTTP", f"FastAPI + fastapi-limiter /items ({best_workers} worker{'s' if best_workers > 1 else ''}), 32 connections",
               best_fastapi["p50"], best_fastapi["p99"]))
-colors = {"in process": "#2b6cb0", "loopback": "#c53030", "durable": "#2f855a", "HTTP": "#6b46c1"}
+colors = {"in process": "#2b6cb0", "Python": "#dd6b20", "loopback": "#c53030", "durable": "#2f855a", "HTTP": "#6b46c1"}
 
 
 def write_svg():
@@ -211,7 +211,7 @@ def write_svg():
     for exponent in range(low_exp, high_exp + 1):
         gx = x(10 ** exponent)
         parts.append(f'<line x1="{gx:.1f}" y1="{top - 6}" x2="{gx:.1f}" y2="{top + row_height * len(chart)}" stroke="#ddd"/>')
-        label = f"{10 ** exponent:g}" if exponent >= 0 else f"{10 ** exponent:.{-exponent}f}"
+        label = f"{10 ** exponent:,}" if exponent >= 0 else f"{10 ** exponent:.{-exponent}f}"
         parts.append(f'<text x="{gx:.1f}" y="{top + row_height * len(chart) + 16}" text-anchor="middle" fill="#444">{label}</text>')
     parts.append(f'<text x="{bar_left + bar_width / 2}" y="{top + row_height * len(chart) + 34}" text-anchor="middle" fill="#444">'
                  'microseconds</text>')
@@ -229,7 +229,7 @@ def write_svg():
     for name, color in colors.items():
         parts.append(f'<rect x="{legend_x}" y="{legend_y - 10}" width="12" height="12" fill="{color}"/>')
         parts.append(f'<text x="{legend_x + 16}" y="{legend_y}">{name}</text>')
-        legend_x += 110
+        legend_x += 100
     parts.append("</svg>")
     with open(output_svg, "w") as handle:
         handle.write("\n".join(parts) + "\n")

@@ -12,7 +12,7 @@ let workloads = try EngineWorkloads(root: root)
 defer { workloads.close() }
 
 // `--profile WORKLOAD COUNT`: only run one workload COUNT times, for valgrind --tool=callgrind
-// (WORKLOAD: authorize, floor, floor-sha256, peek).
+// (WORKLOAD: authorize, floor, floor-sha256, peek, durable).
 if let workload = argument("--profile") {
     let count = Int(CommandLine.arguments.last!) ?? 10_000
     let body: () throws -> Void
@@ -21,6 +21,7 @@ if let workload = argument("--profile") {
     case "floor": body = { try workloads.floor.decide() }
     case "floor-sha256": body = { [presented = workloads.periodicKey] in try workloads.floor.decideHashing(presented) }
     case "peek": body = { try workloads.peek() }
+    case "durable": body = { try workloads.authorizeDurable() }
     default: throw BenchFailure("unknown workload \(workload)")
     }
     for _ in 0..<count { try body() }
