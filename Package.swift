@@ -85,6 +85,7 @@ let package = Package(
             name: "TollgateHummingbirdTests",
             dependencies: [
                 "Tollgate",
+                "TollgateLMDB",
                 "TollgateHummingbird",
                 "TollgateTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
