@@ -181,9 +181,9 @@ chart = [
     ("durable", "Redis EVALSHA, appendfsync always, 50 clients", redis["aof-50"]["p50"], redis["aof-50"]["p99"]),
 ]
 if have_demo:
-    chart.append(("HTTP", "tollgate-demo /items (periodic), 32 connections", demo["periodic"]["p50"], demo["periodic"]["p99"]))
-    chart.append(("HTTP", "tollgate-demo /items (durable), 32 connections", demo["durable"]["p50"], demo["durable"]["p99"]))
-chart.append(("HTTP", f"FastAPI + fastapi-limiter /items ({best_workers} worker{'s' if best_workers > 1 else ''}), 32 connections",
+    chart.append(("HTTP", f"tollgate-demo {environment['route']} (periodic), 32 connections", demo["periodic"]["p50"], demo["periodic"]["p99"]))
+    chart.append(("HTTP", f"tollgate-demo {environment['route']} (durable), 32 connections", demo["durable"]["p50"], demo["durable"]["p99"]))
+chart.append(("HTTP", f"FastAPI + fastapi-limiter {environment['route']} ({best_workers} worker{'s' if best_workers > 1 else ''}), 32 conn.",
               best_fastapi["p50"], best_fastapi["p99"]))
 colors = {"in process": "#2b6cb0", "Python": "#dd6b20", "loopback": "#c53030", "durable": "#2f855a", "HTTP": "#6b46c1"}
 
@@ -379,15 +379,20 @@ w("")
 w("## 4. Peer 2: end to end over HTTP")
 w("")
 w(f"`wrk -t{environment['wrk_threads']} -c{environment['wrk_connections']} -d{environment['wrk_seconds']}s --latency "
-  f"-H 'X-API-Key: …' http://127.0.0.1:PORT/items`, after a {environment['wrk_warmup']} s warm-up with the same settings.")
+  f"-H 'X-API-Key: …' http://127.0.0.1:PORT{environment['route']}`, after a {environment['wrk_warmup']} s warm-up with the same settings.")
 w("Both servers and wrk share the machine's cores. Every response must be a 2xx (the script fails otherwise), and before")
-w("the load each server must answer 200 with the key and 401/403 without one.")
+w("the load each server must answer 200 with the key and 400/401/403 without one.")
 w("")
-w("- **tollgate-demo**: Hummingbird + Tollgate; a tier with two limits (per second, per day, far too large to be reached)")
-w("  and a key with scope `items:read`, made with the `tollgate` CLI in the demo's data directory before it starts.")
-w("- **FastAPI**: `Benchmarks/python/fastapi_app.py` — API-key header check (`X-API-Key`, scopes) + fastapi-limiter 0.1.6 on")
-w("  Redis (no persistence, 127.0.0.1) with two `RateLimiter`s on `/items` (per second, per day, per key), served by")
-w("  uvicorn with 1 and with 2 workers; the better one is compared.")
+w(f"The route is `{environment['route']}` on both sides: the key from `X-API-Key`, the scope `reports:read`, a cost of 5 on the")
+w("key's two limits (per second and per UTC day, far too large to be reached). tollgate-demo's `/items` is not used: it")
+w("also carries a 120/minute limit per client IP, which a load test from one address exhausts at once.")
+w("")
+w("- **tollgate-demo** (`Sources/TollgateDemo`): Hummingbird + the Tollgate middleware; the tier and a key with both")
+w("  scopes are made with the `tollgate` CLI in the demo's data directory before it starts; run once `periodic`, once")
+w("  `durable` (the middleware uses the async API: concurrent requests share group commits).")
+w("- **FastAPI** (`Benchmarks/python/fastapi_app.py`): API-key header check with scopes + fastapi-limiter 0.1.6 on Redis")
+w("  (no persistence, 127.0.0.1), two `RateLimiter`s per route, per key (a cost of 5 of N is one hit of N/5: the same")
+w("  admissions, one `EVALSHA` per limit); served by uvicorn with 1 and with 2 workers; the better one is compared.")
 w("")
 w("| server | requests/s | p50 µs | p99 µs | requests | socket errors |")
 w("|---|---:|---:|---:|---:|---|")

@@ -69,7 +69,8 @@ async def items() -> dict:
     return {"items": [{"id": 1, "name": "first"}, {"id": 2, "name": "second"}]}
 
 
-# fastapi-limiter counts hits, not costs: a cost of 5 is five hits on each limit.
+# fastapi-limiter counts hits, not costs: a request that costs 5 of a limit of N is one hit of a
+# limit of N/5 (the same admissions), one EVALSHA per limit as for /items.
 @app.get(
     "/reports",
     dependencies=[Depends(require_scope("reports:read"))]
