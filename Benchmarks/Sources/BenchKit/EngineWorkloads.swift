@@ -23,6 +23,10 @@ public final class EngineWorkloads: Sendable {
     public let malformedKey: String
     public let durable: Store
     public let durableKey: String
+    /// Periodic mode whose background sync runs only every hour: the same decisions without a
+    /// concurrent `fdatasync` of the file every 100 ms (a diagnostic row).
+    public let rarelySynced: Store
+    public let rarelySyncedKey: String
     public let floor: LMDBFloor
 
     public init(root: String) throws {
@@ -41,6 +45,7 @@ public final class EngineWorkloads: Sendable {
         let last = periodicKey.last!
         malformedKey = String(periodicKey.dropLast()) + (last == "a" ? "b" : "a")
         (durable, durableKey) = try Self.openStore(Self.options(root + "/durable", durability: .durable))
+        (rarelySynced, rarelySyncedKey) = try Self.openStore(Self.options(root + "/hourly", durability: .periodic(interval: .seconds(3600))))
         floor = try LMDBFloor(path: root + "/floor", presentedKey: key, keyRecordBytes: keyRecordBytes)
         try check()
     }
@@ -48,6 +53,7 @@ public final class EngineWorkloads: Sendable {
     public func close() {
         periodic.close()
         durable.close()
+        rarelySynced.close()
         floor.close()
         try? FileManager.default.removeItem(atPath: root)
     }
@@ -102,6 +108,11 @@ public final class EngineWorkloads: Sendable {
 
     public func authorizePeriodic() throws {
         let decision: Decision = try periodic.authorize(key: periodicKey)
+        if !decision.isAllowed { throw BenchFailure("authorize: \(decision.outcome)") }
+    }
+
+    public func authorizeRarelySynced() throws {
+        let decision: Decision = try rarelySynced.authorize(key: rarelySyncedKey)
         if !decision.isAllowed { throw BenchFailure("authorize: \(decision.outcome)") }
     }
 

@@ -41,6 +41,7 @@ results += try measureInterleaved([
     ("authorize_periodic", "authorize, periodic, 1 caller", { try workloads.authorizePeriodic() }),
     ("floor", "LMDB floor: key lookup + 2 counter RMW, no sync", { try floor.decide() }),
     ("floor_sha256", "LMDB floor + SHA-256 of the key", { try floor.decideHashing(presented) }),
+    ("authorize_periodic_hourly", "authorize, periodic, 1 caller, background sync hourly", { try workloads.authorizeRarelySynced() }),
 ], rounds: 50, perRound: n / 50)
 // The async API hands the decision to the group-commit writer thread.
 results.append(try await measureAsync("authorize_periodic_async", "authorize, periodic, 1 caller, async API", count: n / 2) {
@@ -71,6 +72,7 @@ let byID = Dictionary(uniqueKeysWithValues: results.map { ($0.id, $0) })
 func row(_ id: String) -> Timing { byID[id]! }
 print("")
 print("overhead over the LMDB floor (median): \(format(row("authorize_periodic").median / row("floor").median))×")
+print("overhead over the LMDB floor, background sync hourly (median): \(format(row("authorize_periodic_hourly").median / row("floor").median))×")
 print("overhead over the LMDB floor + SHA-256 (median): \(format(row("authorize_periodic").median / row("floor_sha256").median))×")
 print("group commit throughput / one commit per request: \(format(row("durable_group64").throughput / row("durable_single").throughput, 1))×")
 
