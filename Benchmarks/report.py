@@ -295,7 +295,7 @@ for row_id in ["authorize_periodic", "authorize_periodic_async", "peek", "reject
     row = engine_rows[row_id]
     allocation = allocations.get(row_id)
     counted = (f"{allocation['mallocsPerOperation']:.1f} | {allocation['bytesPerOperation']:,.0f}" if allocation
-               else "as authorize, periodic | ")
+               else "not counted | ")
     w(f"| {row['name']} | {us(row['medianMicroseconds'])} | {us(row['p99Microseconds'])} | {rate(row['operationsPerSecond'])} | "
       f"{counted} |")
 w("")

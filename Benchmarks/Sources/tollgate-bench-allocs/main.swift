@@ -49,6 +49,9 @@ results.append(try await count("authorize_periodic", "authorize, periodic, 1 cal
 results.append(try await count("authorize_periodic_async", "authorize, periodic, 1 caller, async API", operations: n) {
     try await workloads.authorizePeriodicAsync()
 })
+results.append(try await count("authorize_periodic_hourly", "authorize, periodic, background sync hourly", operations: n) {
+    try workloads.authorizeRarelySynced()
+})
 results.append(try await count("peek", "peek", operations: n) { try workloads.peek() })
 results.append(try await count("reject_malformed", "reject malformed key", operations: n) { try workloads.rejectMalformed() })
 results.append(try await count("reject_over_limit", "reject key over its limit", operations: n) { try workloads.rejectOverLimit() })
