@@ -392,10 +392,9 @@ extension Store {
         let count = tierLimits.count + additionalLimits.count
         evaluation.statuses.reserveCapacity(count)
         evaluation.newStates.reserveCapacity(count)
-        for (index, limit) in (tierLimits + additionalLimits).enumerated() {
+        func evaluate(_ limit: Limit, counterName: String) throws {
             let subject = try resolve(limit.subject)
-            let isCallSite = index >= tierLimits.count
-            let tableKey = subject.tableKey(limit: isCallSite ? Self.callSiteCounterName(limit) : limit.name)
+            let tableKey = subject.tableKey(limit: counterName)
             let state = try txn.withValue(in: tables.counters, forKey: tableKey) { try StoredCounter.decode($0).state }
             let (check, newState) = limit.evaluate(state, cost: cost, at: now)
             evaluation.allAllow = evaluation.allAllow && check.allowed
@@ -409,6 +408,8 @@ extension Store {
                 evaluation.newStates.append((tableKey, stored, limit))
             }
         }
+        for limit in tierLimits { try evaluate(limit, counterName: limit.name) }
+        for limit in additionalLimits { try evaluate(limit, counterName: Self.callSiteCounterName(limit)) }
         return evaluation
     }
 
