@@ -77,9 +77,7 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
 
         let decision: Decision
         do {
-            decision = try await withDeadline(configuration.timeout) { [store] () async throws(TollgateError) -> Decision in
-                try await store.authorize(authorization)
-            }
+            decision = try await store.authorize(authorization, timeout: configuration.timeout)
         } catch let error where error.code == .missingSubject || error.code == .invalidArgument {
             metrics.record(.badRequest, since: started)
             context.logger.notice("request refused: \(error.message)")
@@ -148,9 +146,7 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
         let challenge = problem.status == 401
         guard !configuration.failedVerificationLimits.isEmpty else { return problemResponse(problem, challenge: challenge) }
         do {
-            let counted = try await withDeadline(configuration.timeout) { [store, configuration] () async throws(TollgateError) -> Decision in
-                try await store.throttle(configuration.failedVerificationLimits, subjects: ["ip": client])
-            }
+            let counted = try await store.throttle(configuration.failedVerificationLimits, subjects: ["ip": client], timeout: configuration.timeout)
             if !counted.isAllowed {
                 blockedClients.block(client, decision: counted)
                 context.logger.notice("client over its failed key verification budget", metadata: ["tollgate.client": .string(client)])
