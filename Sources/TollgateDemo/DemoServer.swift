@@ -40,6 +40,9 @@ struct DemoServer: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "tollgate-demo")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        // The demo's own folder: create its parents too (the store creates only its own directory).
+        let parent = URL(fileURLWithPath: data).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         var options = Store.Options(path: data)
         options.durability = durability == .durable ? .durable : .periodic(interval: .milliseconds(100))
         options.pepper = try Pepper.fromEnvironment()

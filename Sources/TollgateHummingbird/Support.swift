@@ -2,26 +2,6 @@ import Metrics
 import Synchronization
 import Tollgate
 
-/// Runs `body`, giving up after `timeout` with ``TollgateError/Code/timedOut``. The store's
-/// async calls answer promptly when cancelled, so a stuck store never holds the request longer.
-func withDeadline<T: Sendable>(
-    _ timeout: Duration, _ body: @escaping @Sendable () async throws(TollgateError) -> T
-) async throws(TollgateError) -> T {
-    let result = await withTaskGroup(of: Result<T, TollgateError>?.self) { group in
-        group.addTask {
-            do throws(TollgateError) { return .success(try await body()) } catch { return .failure(error) }
-        }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first ?? .failure(TollgateError(.timedOut, "the store did not decide within \(timeout)"))
-    }
-    return try result.get()
-}
-
 /// Client addresses refused for too many failed key verifications, and until when: lets the
 /// middleware turn a guesser away without touching the store. Only a shortcut — the counts live
 /// in the store (shared by processes); an entry is added when the store says the budget is spent.

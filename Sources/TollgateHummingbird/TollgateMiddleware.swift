@@ -48,10 +48,11 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
         var context = context
         let client = clientAddress(request, context)
         context.tollgate.clientAddress = client
-        let clientSubject = client?.subjectValue(ipv6PrefixLength: configuration.ipv6PrefixLength)
+        // No address (a Unix socket, an in-memory test channel): one shared `unknown` client.
+        let clientSubject = client?.subjectValue(ipv6PrefixLength: configuration.ipv6PrefixLength) ?? "unknown"
 
         // A client over its failed-verification budget is refused before any work for its key.
-        if let clientSubject, let blocked = blockedClients.refusal(for: clientSubject, at: store.options.clock.now()) {
+        if let blocked = blockedClients.refusal(for: clientSubject, at: store.options.clock.now()) {
             metrics.record(.blockedClient, since: started)
             return problemResponse(.tooManyFailures(blocked), headers: retryHeaders(blocked))
         }
@@ -68,8 +69,7 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
             key = presented
         }
 
-        var subjects: [String: String] = [:]
-        if let clientSubject { subjects["ip"] = clientSubject }
+        var subjects = ["ip": clientSubject]
         if let endpoint = context.endpointPath { subjects["route"] = "\(request.method) \(endpoint)" }
         if let user = configuration.userSubject?(request) { subjects["user"] = user }
         let authorization = AuthorizationRequest(
@@ -77,9 +77,7 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
 
         let decision: Decision
         do {
-            decision = try await withDeadline(configuration.timeout) { [store] () async throws(TollgateError) -> Decision in
-                try await store.authorize(authorization)
-            }
+            decision = try await store.authorize(authorization, timeout: configuration.timeout)
         } catch let error where error.code == .missingSubject || error.code == .invalidArgument {
             metrics.record(.badRequest, since: started)
             context.logger.notice("request refused: \(error.message)")
@@ -144,13 +142,11 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
     }
 
     /// Counts a failed verification against the client's budget, then answers the refusal.
-    private func failedVerification(_ problem: HTTPProblem, client: String?, context: Context) async throws -> Response {
+    private func failedVerification(_ problem: HTTPProblem, client: String, context: Context) async throws -> Response {
         let challenge = problem.status == 401
-        guard let client, !configuration.failedVerificationLimits.isEmpty else { return problemResponse(problem, challenge: challenge) }
+        guard !configuration.failedVerificationLimits.isEmpty else { return problemResponse(problem, challenge: challenge) }
         do {
-            let counted = try await withDeadline(configuration.timeout) { [store, configuration] () async throws(TollgateError) -> Decision in
-                try await store.throttle(configuration.failedVerificationLimits, subjects: ["ip": client])
-            }
+            let counted = try await store.throttle(configuration.failedVerificationLimits, subjects: ["ip": client], timeout: configuration.timeout)
             if !counted.isAllowed {
                 blockedClients.block(client, decision: counted)
                 context.logger.notice("client over its failed key verification budget", metadata: ["tollgate.client": .string(client)])

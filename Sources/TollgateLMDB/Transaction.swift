@@ -35,6 +35,18 @@ public struct WriteTransaction: ReadableTransaction, ~Copyable {
     }
 }
 
+/// `mdb_get`: the borrowed value under `key`, or `nil`. Not generic, so ``ReadableTransaction/withValue(in:forKey:_:)-(_,UnsafeRawBufferPointer,_)``
+/// can be inlined into other modules without exposing the C module.
+@usableFromInline
+func lmdbGet(_ transaction: OpaquePointer, _ table: Table, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {
+    var mdbKey = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+    var data = MDB_val()
+    let rc = mdb_get(transaction, table.id, &mdbKey, &data)
+    if rc == MDB_NOTFOUND { return nil }
+    try check(rc, "get from \(table.name)")
+    return UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size)
+}
+
 /// How ``WriteTransaction/put(_:forKey:in:mode:)`` treats an existing key.
 public enum PutMode: Sendable {
     /// Replace any existing value.
@@ -53,18 +65,18 @@ public enum IterationStep: Sendable {
 extension ReadableTransaction where Self: ~Copyable {
     /// Calls `body` with the value stored under `key`, or returns `nil` when there is none.
     /// The bytes are borrowed from the map: valid only inside `body`.
+    // Inlinable so callers in other modules get it specialized for their result type: this sits
+    // on every decision's path, and the unspecialized generic cost more than the LMDB lookup.
+    @inlinable
     public func withValue<R>(
         in table: Table, forKey key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R
     ) throws -> R? {
-        var mdbKey = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        var data = MDB_val()
-        let rc = mdb_get(handle, table.id, &mdbKey, &data)
-        if rc == MDB_NOTFOUND { return nil }
-        try check(rc, "get from \(table.name)")
-        return try body(UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+        guard let bytes = try lmdbGet(handle, table, key) else { return nil }
+        return try body(bytes)
     }
 
     /// The value stored under `key`, copied; `nil` when there is none.
+    @inlinable
     public func withValue<R>(in table: Table, forKey key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try key.withUnsafeBytes { rawKey in try withValue(in: table, forKey: rawKey, body) }
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import TollgateLMDB
 
@@ -43,26 +44,39 @@ extension Store {
     }
 
     /// ``authorize(key:cost:scope:subjects:at:)`` for a prepared request.
-    public func authorize(_ request: AuthorizationRequest) async throws(TollgateError) -> Decision {
+    ///
+    /// With a `timeout`, a decision not committed in time answers ``TollgateError/Code/timedOut``
+    /// (what a server does then — refuse or let through — is its choice); as with cancellation,
+    /// a request still queued is dropped, one already in the writer's transaction may still count.
+    public func authorize(_ request: AuthorizationRequest, timeout: Duration? = nil) async throws(TollgateError) -> Decision {
         let prepared: Prepared
         switch try prepare(request) {
         case .decided(let decision): return decision
         case .needsWrite(let value): prepared = value
         }
-        let decision = try await submitDecision("authorize") { txn in try self.decide(txn, prepared) }
+        let decision = try await submitDecision("authorize", timeout: timeout) { txn in try self.decide(txn, prepared) }
         noteOutcome(decision, prepared)
         return decision
     }
 
     /// Runs `body` on the group-commit writer and waits for its transaction to commit.
     ///
-    /// Cancelling the calling task answers at once with ``TollgateError/Code/cancelled``. A
-    /// request still queued is then dropped; one already in the writer's transaction may still
-    /// be committed — it can only have consumed quota, never admitted anything the caller used.
+    /// Cancelling the calling task answers at once with ``TollgateError/Code/cancelled``, and a
+    /// passed `timeout` with ``TollgateError/Code/timedOut``. A request still queued is then
+    /// dropped; one already in the writer's transaction may still be committed — it can only have
+    /// consumed quota, never admitted anything the caller used. The timeout is a timer on a
+    /// Dispatch queue rather than a racing task: no extra task per request.
     func submitDecision(
-        _ operation: String, _ body: @escaping @Sendable (borrowing WriteTransaction) throws -> Decision
+        _ operation: String, timeout: Duration? = nil,
+        _ body: @escaping @Sendable (borrowing WriteTransaction) throws -> Decision
     ) async throws(TollgateError) -> Decision {
         let job = DecisionJob(operation: operation, body)
+        if let timeout {
+            let nanoseconds = max(0, timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { [weak job] in
+                job?.answer(.failure(TollgateError(.timedOut, "\(operation) was not decided within \(timeout)")))
+            }
+        }
         let result: Result<Decision, TollgateError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 guard job.attach(continuation) else { return }
@@ -392,10 +406,9 @@ extension Store {
         let count = tierLimits.count + additionalLimits.count
         evaluation.statuses.reserveCapacity(count)
         evaluation.newStates.reserveCapacity(count)
-        for (index, limit) in (tierLimits + additionalLimits).enumerated() {
+        func evaluate(_ limit: Limit, counterName: String) throws {
             let subject = try resolve(limit.subject)
-            let isCallSite = index >= tierLimits.count
-            let tableKey = subject.tableKey(limit: isCallSite ? Self.callSiteCounterName(limit) : limit.name)
+            let tableKey = subject.tableKey(limit: counterName)
             let state = try txn.withValue(in: tables.counters, forKey: tableKey) { try StoredCounter.decode($0).state }
             let (check, newState) = limit.evaluate(state, cost: cost, at: now)
             evaluation.allAllow = evaluation.allAllow && check.allowed
@@ -409,6 +422,8 @@ extension Store {
                 evaluation.newStates.append((tableKey, stored, limit))
             }
         }
+        for limit in tierLimits { try evaluate(limit, counterName: limit.name) }
+        for limit in additionalLimits { try evaluate(limit, counterName: Self.callSiteCounterName(limit)) }
         return evaluation
     }
 

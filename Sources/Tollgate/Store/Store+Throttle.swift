@@ -11,12 +11,12 @@ extension Store {
     /// (a tier limit of the same name is another counter). Keyless decisions are not refundable
     /// and do not appear in any key's usage.
     public func throttle(
-        _ limits: [Limit], subjects: [String: String], cost: UInt64 = 1, at: Timestamp? = nil
+        _ limits: [Limit], subjects: [String: String], cost: UInt64 = 1, at: Timestamp? = nil, timeout: Duration? = nil
     ) async throws(TollgateError) -> Decision {
         try ensureWritable()
         try Self.validateKeyless(limits)
         let now = now(at)
-        return try await submitDecision("throttle") { txn in
+        return try await submitDecision("throttle", timeout: timeout) { txn in
             try self.decideKeyless(txn, limits, subjects: subjects, cost: cost, at: now)
         }
     }

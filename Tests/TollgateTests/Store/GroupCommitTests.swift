@@ -313,6 +313,31 @@ struct CancellationTests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func aTimeoutAnswersTimedOutWhileTheWriterIsStuckAndDropsTheRequest() async throws {
+        let temporary = try TemporaryStore()
+        defer { temporary.remove() }
+        let store = temporary.store
+        try store.setTier(Tier(name: "hourly", limits: [.perHour(100)]))
+        let key = try store.createKey(NewKey(owner: "acme", tier: "hourly"))
+        // Fast enough: a timeout that does not pass changes nothing.
+        #expect(try await store.authorize(AuthorizationRequest(key: key.secret), timeout: .seconds(30)).isAllowed)
+        let lock = WriteLockHolder(store)
+        let started = ContinuousClock.now
+        let result = await ending { () async throws(TollgateError) -> Decision in
+            try await store.authorize(AuthorizationRequest(key: key.secret), timeout: .milliseconds(200))
+        }
+        let waited = ContinuousClock.now - started
+        #expect(result.code == .timedOut)
+        #expect(waited >= .milliseconds(150) && waited < .seconds(10))
+        let throttled = await ending { () async throws(TollgateError) -> Decision in
+            try await store.throttle([try! Limit(spec: "x=5/minute,by=global")], subjects: [:], timeout: .milliseconds(100))
+        }
+        #expect(throttled.code == .timedOut)
+        lock.release()
+        #expect(try await store.authorize(key: key.secret).limits[0].remaining == 98)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func aRequestCancelledBeforeItIsQueuedNeverRuns() async throws {
         let temporary = try TemporaryStore()
         defer { temporary.remove() }
