@@ -358,7 +358,8 @@ w("|---|---:|---:|")
 floor_parts = {part["what"]: part["instructions"] for part in profile["floorParts"]}
 for part in profile["parts"]:
     in_floor = floor_parts.get(part["what"])
-    w(f"| {part['what']} | {part['instructions']:,.0f} | {'' if in_floor is None else f'{in_floor:,.0f}'} |")
+    seen = f"{part['instructions']:,.0f}" if part["instructions"] > 0 else "not seen (inlined or renamed)"
+    w(f"| {part['what']} | {seen} | {'' if in_floor is None else f'{in_floor:,.0f}'} |")
 w("")
 
 w("## 3. Peer 1: Redis with fastapi-limiter's script")
