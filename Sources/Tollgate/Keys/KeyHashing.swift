@@ -77,4 +77,14 @@ struct KeyHasher: Sendable {
 struct KeyHash: Hashable, Sendable {
     var bytes: [UInt8]
     init(_ digest: some Sequence<UInt8>) { bytes = Array(digest) }
+
+    /// A digest is uniformly random already: its first 8 bytes make a good hash-table hash, and
+    /// feeding one word instead of 32 bytes takes this off the profile of every decision (the
+    /// decoded-record cache and the denial memo look keys up by it). Equality still compares all 32.
+    func hash(into hasher: inout Hasher) {
+        var word: UInt64 = 0
+        for byte in bytes.prefix(8) { word = word << 8 | UInt64(byte) }
+        hasher.combine(word)
+        hasher.combine(bytes.count)
+    }
 }
