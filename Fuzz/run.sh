@@ -113,20 +113,28 @@ fuzz)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
     corpus=$(sed -n 's/.* corp: \([^ ]*\).*/\1/p' <<<"$last")
-    rows+=("| $target | $seconds | ${executions:-?} | ${per_second:-?} | ${cov:-?} | ${ft:-?} | ${corpus:-?} | ${rss:-?} | $result |")
+    rows+=("| $target | $seconds | ${executions:-?} | ${per_second:-?} | ${cov:-?} | ${ft:-?} | ${corpus:-?} | ${rss:-?} | $result | $(date -u +%Y-%m-%dT%H:%MZ) |")
     echo "run.sh: $target: ${executions:-?} executions, cov ${cov:-?}, ft ${ft:-?}, $result" >&2
+  done
+  # Rows of targets not run this time are kept from the previous summary, so one target can be
+  # run again (--target) without losing the others' numbers.
+  for target in "${all_targets[@]}"; do
+    if ! printf '%s\n' "${rows[@]}" | grep -q "^| $target |" && [ -f "$summary" ]; then
+      old=$(grep "^| $target |" "$summary" || true)
+      [ -n "$old" ] && rows+=("$old")
+    fi
   done
   {
     echo "# Last fuzz run"
     echo
-    echo "Written by \`Fuzz/run.sh --seconds $seconds\` on $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'),"
-    echo "$(nproc) cores, $(swift --version 2>/dev/null | head -1 | sed 's/ (.*//'). One target at a time, one worker each; debug build with"
-    echo "\`--sanitize=fuzzer --sanitize=address\`. cov: code edges reached, ft: libFuzzer's features"
+    echo "Written by \`Fuzz/run.sh --seconds N\` (last: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'),"
+    echo "$(nproc) cores, $(swift --version 2>/dev/null | head -1 | sed 's/ (.*//')). One target at a time, one worker each; debug build"
+    echo "with \`--sanitize=fuzzer --sanitize=address\`. cov: code edges reached, ft: libFuzzer's features"
     echo "(edges with hit counts), corpus: inputs/bytes kept (committed seeds + new ones)."
     echo
-    echo "| target | seconds | executions | exec/s | cov | ft | corpus | peak RSS MB | result |"
-    echo "|---|---|---|---|---|---|---|---|---|"
-    printf '%s\n' "${rows[@]}"
+    echo "| target | seconds | executions | exec/s | cov | ft | corpus | peak RSS MB | result | finished (UTC) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for target in "${all_targets[@]}"; do printf '%s\n' "${rows[@]}" | grep "^| $target |" || true; done
   } >"$summary"
   echo "run.sh: summary in $summary" >&2
   exit $status

@@ -41,12 +41,12 @@ extension Limit {
     /// longer than ``maximumSpecLength`` is refused before anything is copied.
     public init(specBytes bytes: UnsafeRawBufferPointer) throws(SpecError) {
         guard bytes.count <= Self.maximumSpecLength else {
-            let head = String(decoding: bytes.prefix(32), as: UTF8.self)
+            let head = SpecText(bytes: bytes).printable(0..<32)
             throw SpecError(spec: head + "…", part: head, reason: "longer than \(Self.maximumSpecLength) characters")
         }
         let text = SpecText(bytes: bytes)
         func fail(_ part: Range<Int>, _ reason: String) -> SpecError {
-            SpecError(spec: text.string(0..<bytes.count), part: text.string(part), reason: reason, offset: part.lowerBound)
+            SpecError(spec: text.printable(0..<bytes.count), part: text.printable(part), reason: reason, offset: part.lowerBound)
         }
         var options = text.split(0..<bytes.count, on: UInt8(ascii: ",")).map(text.trimmingSpaces)
         var main = options.removeFirst()
@@ -178,6 +178,18 @@ struct SpecText {
     let bytes: UnsafeRawBufferPointer
 
     func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+
+    /// The part as an error may show it: control characters and bytes that are not UTF-8 become
+    /// `?` (no terminal escapes from input reach a log), never longer than the part in bytes.
+    func printable(_ range: Range<Int>) -> String {
+        let clamped = range.clamped(to: 0..<bytes.count)
+        var scalars = String.UnicodeScalarView()
+        for scalar in String(decoding: bytes[clamped], as: UTF8.self).unicodeScalars {
+            let hidden = scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{FFFD}"
+            scalars.append(hidden ? "?" : scalar)
+        }
+        return String(scalars)
+    }
 
     func firstIndex(of byte: UInt8, in range: Range<Int>) -> Int? {
         var index = range.lowerBound

@@ -101,11 +101,10 @@ private struct PolicyParser {
         PolicyFile.ParseError(line: line, column: offset.map { $0 - lineStart + 1 } ?? 0, reason: reason)
     }
 
-    /// At most 32 bytes of the input, with control characters shown as `?`.
+    /// At most 32 bytes of the input, control characters and bytes that are not UTF-8 shown as `?`.
     func quote(_ range: Range<Int>) -> String {
         let shown = range.lowerBound..<min(range.upperBound, range.lowerBound + 32)
-        let text = String(decoding: bytes[shown].map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
-        return "'" + text + (shown.count < range.count ? "…'" : "'")
+        return "'" + SpecText(bytes: bytes).printable(shown) + (shown.count < range.count ? "…'" : "'")
     }
 
     func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }

@@ -129,7 +129,7 @@ extension DumpRecord {
             let usage = try DailyUsage.decode(value, day: day)
             return DumpRecord(table: .usage, fields: [
                 ("key_id", .string(String(decoding: key.prefix(KeyID.length), as: UTF8.self))),
-                ("day", .string(String(Timestamp(microseconds: day * 86_400_000_000).iso8601.prefix(10)))),
+                ("day", .string(Timestamp.isoDate(day: day))),
                 ("allowed", .unsigned(usage.allowed)), ("denied", .unsigned(usage.denied)), ("consumed", .unsigned(usage.consumed)),
             ])
         case .audit:

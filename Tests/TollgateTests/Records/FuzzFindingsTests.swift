@@ -31,4 +31,26 @@ import Testing
         let record = try #require(try Self.decodeRecordsInput("counter-stale-at-int64-min"))
         #expect(record.jsonLine.contains("\"stale_at\":\"-290308-12-21T19:59:05.224192Z\""))
     }
+
+    /// records/usage-day-beyond-int64-microseconds: a usage record whose day (u32 in its table
+    /// key) lies past what `Int64` microseconds can name trapped `dump` (`day * 86_400_000_000`).
+    @Test func aUsageDayOfAnySizeFormats() throws {
+        #expect(Timestamp.isoDate(day: 0) == "1970-01-01")
+        #expect(Timestamp.isoDate(day: 20_454) == "2026-01-01")
+        #expect(Timestamp.isoDate(day: Int64(UInt32.max)) == "11761191-01-20")
+        let record = try #require(try Self.decodeRecordsInput("usage-day-beyond-int64-microseconds"))
+        #expect(record.textLine.hasPrefix("usage  key_id="))
+    }
+
+    /// limits/spec-error-of-invalid-utf8: a spec of bytes that are not UTF-8 came back in its
+    /// error three times as long (each byte a U+FFFD), and control characters went through to
+    /// the message as they were. Now both become `?`, and an error is never longer than its input.
+    @Test func specErrorsShowNoControlCharactersAndStayShort() throws {
+        let input = Array(try Data(contentsOf: Self.failCases.appendingPathComponent("limits/spec-error-of-invalid-utf8")))
+        let error = #expect(throws: Limit.SpecError.self) { try input.withUnsafeBytes { try Limit(specBytes: $0) } }
+        #expect((error?.spec.utf8.count ?? .max) <= input.count)
+        let escape = #expect(throws: Limit.SpecError.self) { try Limit(spec: "10/\u{1B}[2Jsecond") }
+        #expect(escape?.part == "?[2Jsecond")
+        #expect(escape?.description.contains("\u{1B}") == false)
+    }
 }
