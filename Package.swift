@@ -7,11 +7,19 @@ let package = Package(
     products: [
         .library(name: "Tollgate", targets: ["Tollgate"]),
         .library(name: "TollgateTestSupport", targets: ["TollgateTestSupport"]),
+        .library(name: "TollgateHummingbird", targets: ["TollgateHummingbird"]),
         .executable(name: "tollgate", targets: ["tollgate"]),
+        .executable(name: "tollgate-demo", targets: ["TollgateDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // Without its default traits (swift-configuration support, full Foundation): not needed here.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // The C library comes from the system (Debian: liblmdb-dev). Only TollgateLMDB imports it.
@@ -26,6 +34,31 @@ let package = Package(
             dependencies: [
                 "TollgateLMDB",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The Hummingbird 2 integration: the core never depends on Hummingbird.
+        .target(
+            name: "TollgateHummingbird",
+            dependencies: [
+                "Tollgate",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The README's main job: a sample API on an embedded store.
+        .executableTarget(
+            name: "TollgateDemo",
+            dependencies: [
+                "Tollgate",
+                "TollgateHummingbird",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "TollgateTestSupport", dependencies: ["Tollgate"]),
@@ -48,6 +81,22 @@ let package = Package(
             exclude: ["CLI/Golden"]
         ),
         .testTarget(name: "TollgateTestSupportTests", dependencies: ["TollgateTestSupport"]),
+        .testTarget(
+            name: "TollgateHummingbirdTests",
+            dependencies: [
+                "Tollgate",
+                "TollgateLMDB",
+                "TollgateHummingbird",
+                "TollgateTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
     ]
 )
 

@@ -1,30 +1,14 @@
 #!/usr/bin/env bash
-# The README's main-job command: installs what is missing, builds the tollgate CLI, and runs a
-# real session on an embedded store in ./tollgate-data (created on first run): two tiers, a key,
-# requests until the per-minute limit refuses, the usage ledger and the store's statistics.
+# The README's main-job command: installs what is missing, builds the demo server and starts it on
+# an embedded store in ./tollgate-data (created and seeded on first run; the two seeded keys are
+# printed once, with curl lines to try). Serves http://127.0.0.1:8080 until Ctrl-C.
+#
+#   scripts/demo.sh [--port N] [--host ADDR] [--data DIR] [--durability durable|periodic] [--trusted-proxy CIDR]…
+#   TOLLGATE_BUILD=release scripts/demo.sh     # a release build (slower to build, faster to serve)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
-swift build --product tollgate >&2
-tollgate=.build/debug/tollgate
-export TOLLGATE_STORE="${TOLLGATE_STORE:-$PWD/tollgate-data}"
-
-if [ ! -f "$TOLLGATE_STORE/data.mdb" ]; then
-  "$tollgate" init
-  "$tollgate" tier set free --limit 3/minute --limit day=1000/day
-  "$tollgate" tier set pro --limit 50/second:token-bucket,burst=100 --limit day=100000/day
-fi
-echo "== tiers"; "$tollgate" tier list
-echo "== a new key on the free tier (its secret is shown once)"
-key=$("$tollgate" key create --tier free --owner demo --scope items:read 2>/dev/null)
-echo "$key"
-echo "== five requests: three pass, then the per-minute limit refuses"
-for i in 1 2 3 4 5; do
-  "$tollgate" authorize - <<<"$key" || echo "   (exit status $?)"
-done
-echo "== a key with a bad checksum is refused before any lookup"
-last=${key: -1}; [ "$last" = x ] && typo=y || typo=x
-"$tollgate" authorize "${key%?}$typo" || echo "   (exit status $?)"
-id=$("$tollgate" key list --owner demo --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])' 2>/dev/null || true)
-if [ -n "$id" ]; then echo "== usage of $id"; "$tollgate" usage "$id" --days 1; fi
-echo "== store"; "$tollgate" stats
+configuration="${TOLLGATE_BUILD:-debug}"
+echo "Building tollgate-demo ($configuration; the first build fetches and compiles Hummingbird, a few minutes)…" >&2
+swift build -c "$configuration" --product tollgate-demo >&2
+exec ".build/$configuration/tollgate-demo" "$@"

@@ -43,6 +43,10 @@ public struct TollgateError: Error, Sendable, CustomStringConvertible {
         public static let overloaded = Code(rawValue: "overloaded")
         /// The store is open read-only.
         public static let readOnly = Code(rawValue: "read-only")
+        /// The calling task was cancelled before the decision was committed.
+        public static let cancelled = Code(rawValue: "cancelled")
+        /// The store did not answer within the caller's deadline.
+        public static let timedOut = Code(rawValue: "timed-out")
     }
 
     public var code: Code
@@ -74,4 +78,6 @@ extension TollgateError {
     public static let closed = Code.closed
     public static let overloaded = Code.overloaded
     public static let readOnly = Code.readOnly
+    public static let cancelled = Code.cancelled
+    public static let timedOut = Code.timedOut
 }

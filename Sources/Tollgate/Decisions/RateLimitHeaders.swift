@@ -11,6 +11,11 @@ extension Decision {
     public struct Header: Sendable, Hashable {
         public var name: String
         public var value: String
+
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
     }
 
     /// `RateLimit-Policy`: each limit as `"name";q=<quantity>;w=<window seconds>`.

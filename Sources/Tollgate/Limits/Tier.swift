@@ -68,6 +68,13 @@ enum Validation {
         try limits(tier.limits, "tier \(tier.name)")
     }
 
+    /// A request's call-site limits: valid, bounded, each name once. Checked on every request,
+    /// so kept cheap: nothing but byte comparisons.
+    static func additionalLimits(_ limits: [Limit]) throws(TollgateError) {
+        guard !limits.isEmpty else { return }
+        try Validation.limits(limits, "the request's additional limits")
+    }
+
     /// A tier's limits or a key's overrides: valid, bounded, and each name once (two limits of one
     /// name would share a counter and read each other's state as fresh).
     static func limits(_ limits: [Limit], _ owner: String) throws(TollgateError) {

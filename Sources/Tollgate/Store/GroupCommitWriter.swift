@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Metrics
 import Synchronization
 import TollgateLMDB
 
@@ -38,6 +39,10 @@ final class GroupCommitWriter: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let started = Mutex(false)
     private let batchSizes = Mutex(BatchStatistics())
+    /// swift-metrics: requests per batch, and how long each batch's transaction took to commit
+    /// (and sync, in durable mode). No-ops until the application bootstraps a metrics backend.
+    private let batchSizeRecorder = Recorder(label: "tollgate_writer_batch_size")
+    private let commitTimer = Metrics.Timer(label: "tollgate_writer_commit_duration")
 
     struct BatchStatistics: Sendable {
         var batches = 0
@@ -137,11 +142,14 @@ final class GroupCommitWriter: Sendable {
     private func runBatch(_ batch: [any GroupCommitJob]) {
         // Taken before the transaction: a body run again after map growth writes the same counts.
         let denials = pendingDenials.take()
+        let started = DispatchTime.now().uptimeNanoseconds
         do {
             try environment.write { txn in
                 for job in batch { job.run(txn) }
                 try denials.write(txn, usage: usage)
             }
+            commitTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+            batchSizeRecorder.record(batch.count)
             batchSizes.withLock { stats in
                 stats.batches += 1
                 stats.jobs += batch.count

@@ -1,20 +1,30 @@
+import Synchronization
 import TollgateLMDB
 
-/// One request to decide: the presented key, its cost, the scope it needs, and the values of
-/// caller-supplied subjects (`["ip": "203.0.113.7", "route": "GET /reports"]`).
+/// One request to decide: the presented key, its cost, the scope it needs, the values of
+/// caller-supplied subjects (`["ip": "203.0.113.7", "route": "GET /reports"]`), and limits of the
+/// call site on top of the key's tier (a route's `10/second,by=ip`).
 public struct AuthorizationRequest: Sendable, Hashable {
     public var key: String
     public var cost: UInt64
     public var scope: String?
     public var subjects: [String: String]
+    /// Checked and consumed together with the tier's limits, all or nothing. Their counters are
+    /// their own (a tier limit of the same name is another counter); call sites that use the
+    /// same name and subject share one (a limit for a whole route group).
+    public var additionalLimits: [Limit]
     /// The decision's time; `nil`: the store's clock.
     public var at: Timestamp?
 
-    public init(key: String, cost: UInt64 = 1, scope: String? = nil, subjects: [String: String] = [:], at: Timestamp? = nil) {
+    public init(
+        key: String, cost: UInt64 = 1, scope: String? = nil, subjects: [String: String] = [:],
+        additionalLimits: [Limit] = [], at: Timestamp? = nil
+    ) {
         self.key = key
         self.cost = cost
         self.scope = scope
         self.subjects = subjects
+        self.additionalLimits = additionalLimits
         self.at = at
     }
 }
@@ -39,13 +49,29 @@ extension Store {
         case .decided(let decision): return decision
         case .needsWrite(let value): prepared = value
         }
-        let result: Result<Decision, TollgateError> = await withCheckedContinuation { continuation in
-            let job = AuthorizeJob(store: self, prepared: prepared, continuation: continuation)
-            do throws(TollgateError) { try writer.submit(job) } catch { continuation.resume(returning: .failure(error)) }
-        }
-        let decision = try result.get()
+        let decision = try await submitDecision("authorize") { txn in try self.decide(txn, prepared) }
         noteOutcome(decision, prepared)
         return decision
+    }
+
+    /// Runs `body` on the group-commit writer and waits for its transaction to commit.
+    ///
+    /// Cancelling the calling task answers at once with ``TollgateError/Code/cancelled``. A
+    /// request still queued is then dropped; one already in the writer's transaction may still
+    /// be committed — it can only have consumed quota, never admitted anything the caller used.
+    func submitDecision(
+        _ operation: String, _ body: @escaping @Sendable (borrowing WriteTransaction) throws -> Decision
+    ) async throws(TollgateError) -> Decision {
+        let job = DecisionJob(operation: operation, body)
+        let result: Result<Decision, TollgateError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                guard job.attach(continuation) else { return }
+                do throws(TollgateError) { try writer.submit(job) } catch { job.answer(.failure(error)) }
+            }
+        } onCancel: {
+            job.answer(.failure(TollgateError(.cancelled, "\(operation) was cancelled before its transaction committed")))
+        }
+        return try result.get()
     }
 
     /// The synchronous ``authorize(key:cost:scope:subjects:at:)``, for callers without
@@ -54,7 +80,11 @@ extension Store {
     public func authorize(
         key: String, cost: UInt64 = 1, scope: String? = nil, subjects: [String: String] = [:], at: Timestamp? = nil
     ) throws(TollgateError) -> Decision {
-        let request = AuthorizationRequest(key: key, cost: cost, scope: scope, subjects: subjects, at: at)
+        try authorize(synchronously: AuthorizationRequest(key: key, cost: cost, scope: scope, subjects: subjects, at: at))
+    }
+
+    /// The synchronous ``authorize(_:)`` for a prepared request.
+    public func authorize(synchronously request: AuthorizationRequest) throws(TollgateError) -> Decision {
         let prepared: Prepared
         switch try prepare(request) {
         case .decided(let decision): return decision
@@ -70,8 +100,13 @@ extension Store {
     public func peek(
         key: String, cost: UInt64 = 1, scope: String? = nil, subjects: [String: String] = [:], at: Timestamp? = nil
     ) throws(TollgateError) -> Decision {
-        let request = AuthorizationRequest(key: key, cost: cost, scope: scope, subjects: subjects, at: at)
-        let now = now(at)
+        try peek(AuthorizationRequest(key: key, cost: cost, scope: scope, subjects: subjects, at: at))
+    }
+
+    /// ``peek(key:cost:scope:subjects:at:)`` for a prepared request.
+    public func peek(_ request: AuthorizationRequest) throws(TollgateError) -> Decision {
+        try Validation.additionalLimits(request.additionalLimits)
+        let now = now(request.at)
         if let rejection = keyFormat.parse(request.key) {
             return .rejected(.malformedKey, cost: request.cost, at: now, rejection: rejection)
         }
@@ -163,6 +198,7 @@ extension Store {
     /// while the key stays refused.
     func prepare(_ request: AuthorizationRequest) throws(TollgateError) -> Preparation {
         try ensureWritable()
+        try Validation.additionalLimits(request.additionalLimits)
         let now = now(request.at)
         if let rejection = keyFormat.parse(request.key) {
             return .decided(.rejected(.malformedKey, cost: request.cost, at: now, rejection: rejection))
@@ -241,26 +277,14 @@ extension Store {
             throw TollgateError(.notFound, "key \(key.id) is on tier \(key.tier), which does not exist")
         }
         let limits = tier.effectiveLimits(overrides: key.limitOverrides)
-        var statuses: [Decision.LimitStatus] = []
-        statuses.reserveCapacity(limits.count)
-        var newStates: [(tableKey: [UInt8], counter: StoredCounter, limit: Limit)] = []
-        newStates.reserveCapacity(limits.count)
-        var allLimitsAllow = true
-        for limit in limits {
-            let subject = try resolveSubject(limit.subject, key: key, subjects: request.subjects)
-            let tableKey = subject.tableKey(limit: limit.name)
-            let state = try txn.withValue(in: tables.counters, forKey: tableKey) { try StoredCounter.decode($0).state }
-            let (check, newState) = limit.evaluate(state, cost: cost, at: now)
-            allLimitsAllow = allLimitsAllow && check.allowed
-            statuses.append(Decision.LimitStatus(
-                name: limit.name, strategy: limit.strategy, quantity: limit.quantity,
-                windowMicroseconds: limit.windowLength(at: now), subject: subject.description,
-                remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
-                allowed: check.allowed, neverFits: check.neverFits))
-            if check.allowed {
-                newStates.append((tableKey, StoredCounter(state: newState, staleAt: now.adding(microseconds: max(check.resetAfter, 0))), limit))
-            }
+        let evaluation = try evaluateLimits(
+            txn, tierLimits: limits, additionalLimits: request.additionalLimits, cost: cost, at: now
+        ) { (subject: LimitSubject) throws(TollgateError) in
+            try Self.resolveSubject(subject, key: key, subjects: request.subjects)
         }
+        let newStates = evaluation.newStates
+        let allLimitsAllow = evaluation.allAllow
+        let statuses = evaluation.statuses
 
         // Credits.
         let creditsBefore = key.credits
@@ -340,7 +364,7 @@ extension Store {
 
     /// Statuses as they stand when the request's cost was not taken: limits that would have
     /// passed report what they had before it.
-    private static func nothingConsumed(_ limits: [Decision.LimitStatus], cost: UInt64) -> [Decision.LimitStatus] {
+    static func nothingConsumed(_ limits: [Decision.LimitStatus], cost: UInt64) -> [Decision.LimitStatus] {
         limits.map { status in
             guard status.allowed else { return status }
             var status = status
@@ -349,54 +373,135 @@ extension Store {
         }
     }
 
-    private func resolveSubject(_ subject: LimitSubject, key: KeyInfo, subjects: [String: String]) throws(TollgateError) -> CounterSubject {
+    /// Every limit's check against its counter, and the counters' new states for those that allow.
+    struct LimitEvaluation {
+        var statuses: [Decision.LimitStatus] = []
+        var newStates: [(tableKey: [UInt8], counter: StoredCounter, limit: Limit)] = []
+        var allAllow = true
+    }
+
+    /// The name under which a call site's limit (``AuthorizationRequest/additionalLimits``, a
+    /// throttle) keeps its counter: `@` cannot begin a tier limit's name, so the two never share one.
+    static func callSiteCounterName(_ limit: Limit) -> String { "@" + limit.name }
+
+    func evaluateLimits<T: ReadableTransaction & ~Copyable>(
+        _ txn: borrowing T, tierLimits: [Limit], additionalLimits: [Limit], cost: UInt64, at now: Timestamp,
+        subject resolve: (LimitSubject) throws(TollgateError) -> CounterSubject
+    ) throws -> LimitEvaluation {
+        var evaluation = LimitEvaluation()
+        let count = tierLimits.count + additionalLimits.count
+        evaluation.statuses.reserveCapacity(count)
+        evaluation.newStates.reserveCapacity(count)
+        for (index, limit) in (tierLimits + additionalLimits).enumerated() {
+            let subject = try resolve(limit.subject)
+            let isCallSite = index >= tierLimits.count
+            let tableKey = subject.tableKey(limit: isCallSite ? Self.callSiteCounterName(limit) : limit.name)
+            let state = try txn.withValue(in: tables.counters, forKey: tableKey) { try StoredCounter.decode($0).state }
+            let (check, newState) = limit.evaluate(state, cost: cost, at: now)
+            evaluation.allAllow = evaluation.allAllow && check.allowed
+            evaluation.statuses.append(Decision.LimitStatus(
+                name: limit.name, strategy: limit.strategy, quantity: limit.quantity,
+                windowMicroseconds: limit.windowLength(at: now), subject: subject.description,
+                remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
+                allowed: check.allowed, neverFits: check.neverFits))
+            if check.allowed {
+                let stored = StoredCounter(state: newState, staleAt: now.adding(microseconds: max(check.resetAfter, 0)))
+                evaluation.newStates.append((tableKey, stored, limit))
+            }
+        }
+        return evaluation
+    }
+
+    static func resolveSubject(_ subject: LimitSubject, key: KeyInfo, subjects: [String: String]) throws(TollgateError) -> CounterSubject {
         switch subject {
         case .key: return .key(id: key.id)
         case .owner: return .owner(key.owner)
         case .global: return .global
         case .custom(let name):
-            guard let value = subjects[name] else {
-                throw TollgateError(.missingSubject, "tier \(key.tier) limits by \(name), but the request carries no \(name)")
-            }
-            guard !value.isEmpty, value.utf8.count <= Bounds.subjectValue, !value.utf8.contains(0) else {
-                throw TollgateError(.invalidArgument, "the \(name) subject must be 1 to \(Bounds.subjectValue) bytes without NUL")
-            }
-            return .custom(name: name, value: value)
+            return try customSubject(name, subjects: subjects, what: "tier \(key.tier)")
         }
+    }
+
+    static func customSubject(_ name: String, subjects: [String: String], what: String) throws(TollgateError) -> CounterSubject {
+        guard let value = subjects[name] else {
+            throw TollgateError(.missingSubject, "\(what) limits by \(name), but the request carries no \(name)")
+        }
+        guard !value.isEmpty, value.utf8.count <= Bounds.subjectValue, !value.utf8.contains(0) else {
+            throw TollgateError(.invalidArgument, "the \(name) subject must be 1 to \(Bounds.subjectValue) bytes without NUL")
+        }
+        return .custom(name: name, value: value)
     }
 }
 
-/// One `authorize` waiting for the group-commit writer.
+/// One decision waiting for the group-commit writer, answered exactly once: by the writer after
+/// its transaction, or earlier by a cancellation or a refused submission.
 ///
-/// `@unchecked Sendable`: `outcome` is written only by the writer thread inside `run` and read
-/// only by the same thread in `finish`, which hands it to the continuation exactly once.
-final class AuthorizeJob: GroupCommitJob, @unchecked Sendable {
-    private let store: Store
-    private let prepared: Store.Prepared
-    private let continuation: CheckedContinuation<Result<Decision, TollgateError>, Never>
-    private var outcome: Result<Decision, TollgateError>?
-
-    init(store: Store, prepared: Store.Prepared, continuation: CheckedContinuation<Result<Decision, TollgateError>, Never>) {
-        self.store = store
-        self.prepared = prepared
-        self.continuation = continuation
+/// `@unchecked Sendable`: `outcome` is written only by the writer thread in `run` and read only
+/// by the same thread in `finish`; everything else is behind `state`'s lock.
+final class DecisionJob: GroupCommitJob, @unchecked Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Result<Decision, TollgateError>, Never>?
+        /// Set when answered before a continuation was attached (cancelled early).
+        var earlyAnswer: Result<Decision, TollgateError>?
+        var answered = false
     }
 
+    private let operation: String
+    private let body: @Sendable (borrowing WriteTransaction) throws -> Decision
+    private let state = Mutex(State())
+    private var outcome: Result<Decision, TollgateError>?
+
+    init(operation: String, _ body: @escaping @Sendable (borrowing WriteTransaction) throws -> Decision) {
+        self.operation = operation
+        self.body = body
+    }
+
+    /// Returns `false` when the job was answered already (then `continuation` has been resumed).
+    func attach(_ continuation: CheckedContinuation<Result<Decision, TollgateError>, Never>) -> Bool {
+        let early: Result<Decision, TollgateError>? = state.withLock { state in
+            if let answer = state.earlyAnswer { return answer }
+            state.continuation = continuation
+            return nil
+        }
+        guard let early else { return true }
+        continuation.resume(returning: early)
+        return false
+    }
+
+    /// Answers now unless answered already.
+    func answer(_ result: Result<Decision, TollgateError>) {
+        let continuation: CheckedContinuation<Result<Decision, TollgateError>, Never>? = state.withLock { state in
+            guard !state.answered else { return nil }
+            state.answered = true
+            guard let continuation = state.continuation else {
+                state.earlyAnswer = result
+                return nil
+            }
+            state.continuation = nil
+            return continuation
+        }
+        continuation?.resume(returning: result)
+    }
+
+    private var isAnswered: Bool { state.withLock { $0.answered } }
+
     func run(_ txn: borrowing WriteTransaction) {
+        // Cancelled while queued: nothing to decide, nobody waiting.
+        if isAnswered { return }
         do {
-            outcome = .success(try store.decide(txn, prepared))
+            outcome = .success(try body(txn))
         } catch {
             // This request alone fails; the batch goes on. (A failed LMDB operation dooms the
             // whole transaction anyway: `Environment.write` then refuses to commit it.)
-            outcome = .failure(Store.mapError(error, "authorize"))
+            outcome = .failure(Store.mapError(error, operation))
         }
     }
 
     func finish(transactionError: (any Error)?) {
         if let transactionError {
-            continuation.resume(returning: .failure(Store.mapError(transactionError, "authorize")))
+            answer(.failure(Store.mapError(transactionError, operation)))
         } else {
-            continuation.resume(returning: outcome ?? .failure(TollgateError(.storage, "the writer did not run the request")))
+            answer(outcome ?? .failure(TollgateError(.cancelled, "\(operation) was cancelled before it ran")))
         }
     }
 }

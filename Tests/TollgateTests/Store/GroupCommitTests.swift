@@ -287,3 +287,43 @@ struct GroupCommitTests {
         #expect(Double(statistics.jobs) / Double(max(statistics.batches, 1)) > 1, "\(statistics)")
     }
 }
+
+@Suite("Cancellation")
+struct CancellationTests {
+    @Test(.timeLimit(.minutes(1)))
+    func aCancelledQueuedRequestAnswersAtOnceAndConsumesNothing() async throws {
+        let temporary = try TemporaryStore()
+        defer { temporary.remove() }
+        let store = temporary.store
+        try store.setTier(Tier(name: "hourly", limits: [.perHour(100)]))
+        let key = try store.createKey(NewKey(owner: "acme", tier: "hourly"))
+        #expect(try await store.authorize(key: key.secret).isAllowed)
+        let lock = WriteLockHolder(store)
+        let task = Task { await ending { () async throws(TollgateError) -> Decision in try await store.authorize(key: key.secret) } }
+        try await settle()
+        let started = ContinuousClock.now
+        task.cancel()
+        let result = await task.value
+        #expect(result.code == .cancelled)
+        #expect(ContinuousClock.now - started < .seconds(5), "answered while the writer was still blocked")
+        lock.release()
+        // The cancelled request was dropped from the queue: only the first one counted.
+        let next = try await store.authorize(key: key.secret)
+        #expect(next.limits[0].remaining == 98)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aRequestCancelledBeforeItIsQueuedNeverRuns() async throws {
+        let temporary = try TemporaryStore()
+        defer { temporary.remove() }
+        let store = temporary.store
+        try store.setTier(Tier(name: "hourly", limits: [.perHour(100)]))
+        let key = try store.createKey(NewKey(owner: "acme", tier: "hourly"))
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await ending { () async throws(TollgateError) -> Decision in try await store.authorize(key: key.secret) }
+        }
+        #expect(await task.value.code == .cancelled)
+        #expect(try store.peek(key: key.secret).limits[0].remaining == 100)
+    }
+}

@@ -1,0 +1,85 @@
+import TollgateLMDB
+
+extension Store {
+    /// Checks and consumes `limits` for a request that has no key — anonymous traffic per client
+    /// IP, or failed key verifications per IP (brute-force protection) — in one write
+    /// transaction, all or nothing, through the same group commit as ``authorize(_:)``.
+    ///
+    /// Every limit must count by a caller-supplied subject (`by=ip`) or globally; `by=key` and
+    /// `by=owner` need a key and are refused with ``TollgateError/Code/invalidArgument``. The
+    /// decision's outcome is `allowed` or `rateLimited`; its counters are the call site's own
+    /// (a tier limit of the same name is another counter). Keyless decisions are not refundable
+    /// and do not appear in any key's usage.
+    public func throttle(
+        _ limits: [Limit], subjects: [String: String], cost: UInt64 = 1, at: Timestamp? = nil
+    ) async throws(TollgateError) -> Decision {
+        try ensureWritable()
+        try Self.validateKeyless(limits)
+        let now = now(at)
+        return try await submitDecision("throttle") { txn in
+            try self.decideKeyless(txn, limits, subjects: subjects, cost: cost, at: now)
+        }
+    }
+
+    /// The synchronous ``throttle(_:subjects:cost:at:)``: its own write transaction on the calling thread.
+    public func throttle(
+        synchronously limits: [Limit], subjects: [String: String], cost: UInt64 = 1, at: Timestamp? = nil
+    ) throws(TollgateError) -> Decision {
+        try ensureWritable()
+        try Self.validateKeyless(limits)
+        let now = now(at)
+        return try write("throttle") { txn in try decideKeyless(txn, limits, subjects: subjects, cost: cost, at: now) }
+    }
+
+    /// The decision ``throttle(_:subjects:cost:at:)`` would take now, from a read snapshot:
+    /// consumes nothing and takes no write lock (e.g. to refuse a client that is over its
+    /// failed-verification budget before doing any work for it).
+    public func peekThrottle(
+        _ limits: [Limit], subjects: [String: String], cost: UInt64 = 1, at: Timestamp? = nil
+    ) throws(TollgateError) -> Decision {
+        try Self.validateKeyless(limits)
+        let now = now(at)
+        return try read("peek throttle") { txn in try planKeyless(txn, limits, subjects: subjects, cost: cost, at: now, consume: false).decision }
+    }
+
+    private static func validateKeyless(_ limits: [Limit]) throws(TollgateError) {
+        try Validation.additionalLimits(limits)
+        for limit in limits {
+            switch limit.subject {
+            case .key, .owner:
+                throw TollgateError(.invalidArgument, "limit \(limit.name) counts by key or owner, which needs a key; a keyless limit counts by a subject or globally")
+            case .custom, .global: break
+            }
+        }
+    }
+
+    private func decideKeyless(
+        _ txn: borrowing WriteTransaction, _ limits: [Limit], subjects: [String: String], cost: UInt64, at now: Timestamp
+    ) throws -> Decision {
+        let plan = try planKeyless(txn, limits, subjects: subjects, cost: cost, at: now, consume: true)
+        for (tableKey, counter, _) in plan.writes {
+            try txn.put(counter.encoded(), forKey: tableKey, in: tables.counters)
+        }
+        return plan.decision
+    }
+
+    private func planKeyless<T: ReadableTransaction & ~Copyable>(
+        _ txn: borrowing T, _ limits: [Limit], subjects: [String: String], cost: UInt64, at now: Timestamp, consume: Bool
+    ) throws -> (decision: Decision, writes: [(tableKey: [UInt8], counter: StoredCounter, limit: Limit)]) {
+        let evaluation = try evaluateLimits(txn, tierLimits: [], additionalLimits: limits, cost: cost, at: now) {
+            (subject: LimitSubject) throws(TollgateError) -> CounterSubject in
+            switch subject {
+            case .custom(let name): return try Self.customSubject(name, subjects: subjects, what: "the throttle")
+            default: return .global
+            }
+        }
+        var decision = Decision(
+            outcome: evaluation.allAllow ? .allowed : .rateLimited, key: nil, limits: evaluation.statuses,
+            creditsRemaining: nil, cost: cost, at: now, keyRejection: nil, receipt: nil)
+        guard evaluation.allAllow, consume else {
+            decision.limits = Self.nothingConsumed(decision.limits, cost: cost)
+            return (decision, [])
+        }
+        return (decision, evaluation.newStates)
+    }
+}

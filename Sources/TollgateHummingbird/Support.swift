@@ -1,0 +1,109 @@
+import Metrics
+import Synchronization
+import Tollgate
+
+/// Runs `body`, giving up after `timeout` with ``TollgateError/Code/timedOut``. The store's
+/// async calls answer promptly when cancelled, so a stuck store never holds the request longer.
+func withDeadline<T: Sendable>(
+    _ timeout: Duration, _ body: @escaping @Sendable () async throws(TollgateError) -> T
+) async throws(TollgateError) -> T {
+    let result = await withTaskGroup(of: Result<T, TollgateError>?.self) { group in
+        group.addTask {
+            do throws(TollgateError) { return .success(try await body()) } catch { return .failure(error) }
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first ?? .failure(TollgateError(.timedOut, "the store did not decide within \(timeout)"))
+    }
+    return try result.get()
+}
+
+/// Client addresses refused for too many failed key verifications, and until when: lets the
+/// middleware turn a guesser away without touching the store. Only a shortcut — the counts live
+/// in the store (shared by processes); an entry is added when the store says the budget is spent.
+final class BlockedClients: Sendable {
+    private let blocked = Mutex<[String: Decision]>([:])
+    private let capacity = 65_536
+
+    /// The refusal to repeat, while it stands.
+    func refusal(for client: String, at now: Timestamp) -> Decision? {
+        blocked.withLock { blocked in
+            guard let decision = blocked[client] else { return nil }
+            let until = decision.at.adding(microseconds: decision.retryAfter ?? 0)
+            if now < until {
+                var current = decision
+                current.shiftRetry(to: now)
+                return current
+            }
+            blocked[client] = nil
+            return nil
+        }
+    }
+
+    func block(_ client: String, decision: Decision) {
+        blocked.withLock { blocked in
+            if blocked.count >= capacity { blocked.removeAll(keepingCapacity: true) }
+            blocked[client] = decision
+        }
+    }
+}
+
+extension Decision {
+    /// The same refusal seen `now` instead of at its own time: the waits shrink by the time passed.
+    mutating func shiftRetry(to now: Timestamp) {
+        let elapsed = max(0, now.microseconds - at.microseconds)
+        limits = limits.map { status in
+            var status = status
+            status.retryAfter = max(0, status.retryAfter - elapsed)
+            status.resetAfter = max(0, status.resetAfter - elapsed)
+            return status
+        }
+    }
+}
+
+/// swift-metrics for the middleware: `tollgate_decisions{outcome=…}` and `tollgate_decision_duration`.
+/// No-ops until the application bootstraps a metrics backend (before creating the middleware).
+final class DecisionMetrics: Sendable {
+    enum Kind: Hashable, Sendable {
+        case outcome(Decision.Outcome)
+        case missingKey, malformedCredential, blockedClient, badRequest, storeFailure, failedOpen
+
+        var label: String {
+            switch self {
+            case .outcome(let outcome): outcome.rawValue
+            case .missingKey: "missingKey"
+            case .malformedCredential: "malformedCredential"
+            case .blockedClient: "blockedClient"
+            case .badRequest: "badRequest"
+            case .storeFailure: "storeFailure"
+            case .failedOpen: "failedOpen"
+            }
+        }
+
+        static let all: [Kind] = Decision.Outcome.allCases.map(Kind.outcome)
+            + [.missingKey, .malformedCredential, .blockedClient, .badRequest, .storeFailure, .failedOpen]
+    }
+
+    private let counters: [Kind: Counter]
+    private let duration = Metrics.Timer(label: "tollgate_decision_duration")
+
+    init() {
+        var counters: [Kind: Counter] = [:]
+        for kind in Kind.all { counters[kind] = Counter(label: "tollgate_decisions", dimensions: [("outcome", kind.label)]) }
+        self.counters = counters
+    }
+
+    func record(_ kind: Kind, since started: ContinuousClock.Instant) {
+        counters[kind]?.increment()
+        let elapsed = ContinuousClock.now - started
+        duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+
+    func record(_ outcome: Decision.Outcome, since started: ContinuousClock.Instant) {
+        record(.outcome(outcome), since: started)
+    }
+}

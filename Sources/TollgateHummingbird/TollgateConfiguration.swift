@@ -1,0 +1,50 @@
+public import Hummingbird
+public import Tollgate
+
+/// How ``TollgateMiddleware`` finds keys and clients, answers refusals and survives store failures.
+public struct TollgateConfiguration: Sendable {
+    /// Where keys are looked for, in order; a request presenting keys in two places that differ
+    /// is refused as ambiguous. Default: the `X-API-Key` header only.
+    public var keySources: [KeySource] = [.apiKeyHeader]
+    /// The status for a request without any key: 400 (default) or 401.
+    public var missingKeyStatus: HTTPProblem.MissingKeyStatus = .badRequest
+    /// The realm named in `WWW-Authenticate` challenges.
+    public var realm = "api"
+
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` are believed. Default: none — the client is
+    /// the connection's peer.
+    public var trustedProxies: TrustedProxies = .none
+    /// IPv6 clients are counted per network of this many bits (a subscriber usually holds a /64).
+    public var ipv6PrefixLength = 64
+    /// The `user` subject for limits `by=user`, e.g. a header set by your authentication layer.
+    /// `nil`, or returning `nil`, leaves the subject out (a `by=user` limit then answers 400).
+    public var userSubject: (@Sendable (Request) -> String?)?
+
+    /// Also send `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`.
+    public var legacyHeaders = false
+    /// Up to this many seconds are added at random to `Retry-After`, so refused clients do not
+    /// all come back in the same second.
+    public var retryAfterJitterSeconds: Int64 = 0
+
+    /// Failed key verifications (malformed, unknown, revoked, disabled or expired keys) are
+    /// counted per client address against these limits; a client over them is refused with 429
+    /// before its key is even looked at. Empty: no brute-force protection.
+    public var failedVerificationLimits: [Limit] = [
+        // 30 bad keys a minute, 300 an hour from one address: far above honest mistakes.
+        Limit(name: "auth-failures", strategy: .slidingWindow, quantity: 30, windowMicroseconds: 60_000_000, subject: .custom("ip")),
+        Limit(name: "auth-failures-hour", strategy: .fixedWindow, quantity: 300, windowMicroseconds: 3_600_000_000, subject: .custom("ip")),
+    ]
+
+    /// What to do when the store fails or does not answer within ``timeout``.
+    public enum FailureMode: Sendable, Hashable {
+        /// Refuse with 503 (default): no request goes unmetered.
+        case closed
+        /// Let the request through unchecked and log it: availability over metering.
+        case open
+    }
+    public var failureMode: FailureMode = .closed
+    /// The longest a request waits for its decision before the failure mode applies.
+    public var timeout: Duration = .seconds(2)
+
+    public init() {}
+}

@@ -1,0 +1,224 @@
+public import Hummingbird
+import HTTPTypes
+import Logging
+import Metrics
+import NIOCore
+public import Tollgate
+
+/// Verifies the request's API key and checks and consumes every limit of its tier and its route
+/// in one store transaction, then lets the request through with the key's identity in
+/// `context.tollgate` — or answers 400/401/403/429/503 with an RFC 9457 problem.
+///
+/// Add it once per route: on the router (every route added after it), or on a route group.
+/// Per-route costs, scopes and extra limits come from its ``RoutePolicies``; a request must not
+/// pass two of these middlewares (it would be charged twice — the second one answers 500).
+///
+/// ```swift
+/// var policies = RoutePolicies()
+/// policies.set("/reports", RoutePolicy(cost: 5, scope: "reports:read"))
+/// policies.set("/health", .exempt)
+/// router.add(middleware: TollgateMiddleware(store: store, policies: policies))
+/// ```
+public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddleware {
+    public let store: Store
+    public let configuration: TollgateConfiguration
+    public let policies: RoutePolicies
+    private let blockedClients = BlockedClients()
+    private let metrics = DecisionMetrics()
+
+    public init(store: Store, configuration: TollgateConfiguration = .init(), policies: RoutePolicies = .init()) {
+        self.store = store
+        self.configuration = configuration
+        self.policies = policies
+    }
+
+    /// With one policy for every route this middleware covers (a route group's).
+    public init(store: Store, configuration: TollgateConfiguration = .init(), policy: RoutePolicy) {
+        self.init(store: store, configuration: configuration, policies: RoutePolicies(default: policy))
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let policy = policies.policy(method: request.method, endpoint: context.endpointPath)
+        if policy.isExempt { return try await next(request, context) }
+        guard context.tollgate.decision == nil, !context.tollgate.failedOpen else {
+            context.logger.error("a request passed two TollgateMiddleware instances; add it once per route and use RoutePolicies")
+            return problemResponse(HTTPProblem(status: 500, title: "Internal Server Error", detail: "Rate limiting is misconfigured."))
+        }
+        let started = ContinuousClock.now
+        var context = context
+        let client = clientAddress(request, context)
+        context.tollgate.clientAddress = client
+        // No address (a Unix socket, an in-memory test channel): one shared `unknown` client.
+        let clientSubject = client?.subjectValue(ipv6PrefixLength: configuration.ipv6PrefixLength) ?? "unknown"
+
+        // A client over its failed-verification budget is refused before any work for its key.
+        if let blocked = blockedClients.refusal(for: clientSubject, at: store.options.clock.now()) {
+            metrics.record(.blockedClient, since: started)
+            return problemResponse(.tooManyFailures(blocked), headers: retryHeaders(blocked))
+        }
+
+        let key: String
+        switch credential(in: request) {
+        case .missing:
+            metrics.record(.missingKey, since: started)
+            return problemResponse(.missingKey(status: configuration.missingKeyStatus), challenge: configuration.missingKeyStatus == .unauthorized)
+        case .malformed(let reason):
+            metrics.record(.malformedCredential, since: started)
+            return try await failedVerification(.malformedCredential(reason), client: clientSubject, context: context)
+        case .key(let presented):
+            key = presented
+        }
+
+        var subjects = ["ip": clientSubject]
+        if let endpoint = context.endpointPath { subjects["route"] = "\(request.method) \(endpoint)" }
+        if let user = configuration.userSubject?(request) { subjects["user"] = user }
+        let authorization = AuthorizationRequest(
+            key: key, cost: policy.cost, scope: policy.scope, subjects: subjects, additionalLimits: policy.limits)
+
+        let decision: Decision
+        do {
+            decision = try await withDeadline(configuration.timeout) { [store] () async throws(TollgateError) -> Decision in
+                try await store.authorize(authorization)
+            }
+        } catch let error where error.code == .missingSubject || error.code == .invalidArgument {
+            metrics.record(.badRequest, since: started)
+            context.logger.notice("request refused: \(error.message)")
+            return problemResponse(HTTPProblem(status: 400, title: "Bad Request", detail: error.message))
+        } catch {
+            return try await storeFailed(error, request: request, context: context, started: started, next: next)
+        }
+        metrics.record(decision.outcome, since: started)
+
+        guard decision.isAllowed else {
+            context.logger.debug("request refused", metadata: [
+                "tollgate.outcome": .string(decision.outcome.rawValue), "tollgate.key": .string(decision.key?.id ?? "-"),
+            ])
+            let problem = HTTPProblem(decision)!
+            switch decision.outcome {
+            case .malformedKey, .unknownKey, .revoked, .disabled, .expired:
+                return try await failedVerification(problem, client: clientSubject, context: context)
+            default:
+                return problemResponse(problem, headers: headers(for: decision), challenge: problem.status == 401)
+            }
+        }
+        context.tollgate.decision = decision
+        var response = try await next(request, context)
+        for header in headers(for: decision) {
+            if let name = HTTPField.Name(header.name) { response.headers[name] = header.value }
+        }
+        return response
+    }
+
+    // MARK: Pieces
+
+    private func clientAddress(_ request: Request, _ context: Context) -> IPAddress? {
+        let peer = context.remoteAddress?.ipAddress.flatMap { IPAddress($0) as IPAddress? }
+        guard let peer, configuration.trustedProxies.trusts(peer) else { return peer }
+        return ClientAddress.resolve(
+            peer: peer, forwarded: request.headers[values: .forwarded], xForwardedFor: request.headers[values: .xForwardedFor],
+            trusting: configuration.trustedProxies)
+    }
+
+    private func credential(in request: Request) -> PresentedCredential {
+        var found = PresentedCredential.missing
+        for source in configuration.keySources {
+            let credential: PresentedCredential
+            switch source {
+            case .header(let name):
+                guard let field = HTTPField.Name(name) else { continue }
+                credential = .fromKeyHeader(request.headers[values: field])
+            case .bearer:
+                credential = .fromAuthorization(request.headers[values: .authorization])
+            case .queryParameter(let name):
+                let values = request.uri.queryParameters.getAll(name).map { String($0) }
+                credential = .fromKeyHeader(values)
+            }
+            switch (found, credential) {
+            case (_, .missing): continue
+            case (.missing, _): found = credential
+            case (.key(let a), .key(let b)) where a == b: continue
+            default: return .malformed(.ambiguous)
+            }
+        }
+        return found
+    }
+
+    /// Counts a failed verification against the client's budget, then answers the refusal.
+    private func failedVerification(_ problem: HTTPProblem, client: String, context: Context) async throws -> Response {
+        let challenge = problem.status == 401
+        guard !configuration.failedVerificationLimits.isEmpty else { return problemResponse(problem, challenge: challenge) }
+        do {
+            let counted = try await withDeadline(configuration.timeout) { [store, configuration] () async throws(TollgateError) -> Decision in
+                try await store.throttle(configuration.failedVerificationLimits, subjects: ["ip": client])
+            }
+            if !counted.isAllowed {
+                blockedClients.block(client, decision: counted)
+                context.logger.notice("client over its failed key verification budget", metadata: ["tollgate.client": .string(client)])
+                return problemResponse(.tooManyFailures(counted), headers: retryHeaders(counted))
+            }
+        } catch {
+            // The refusal stands either way; only the counting failed.
+            context.logger.error("could not count a failed key verification: \(error)")
+        }
+        return problemResponse(problem, challenge: challenge)
+    }
+
+    private func storeFailed(
+        _ error: TollgateError, request: Request, context: Context, started: ContinuousClock.Instant,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        switch configuration.failureMode {
+        case .closed:
+            metrics.record(.storeFailure, since: started)
+            context.logger.error("rate limiting unavailable, request refused (fail-closed): \(error)")
+            return problemResponse(.unavailable, headers: [Decision.Header(name: "Retry-After", value: "1")])
+        case .open:
+            metrics.record(.failedOpen, since: started)
+            context.logger.error("rate limiting unavailable, request let through unchecked (fail-open): \(error)")
+            var context = context
+            context.tollgate.failedOpen = true
+            return try await next(request, context)
+        }
+    }
+
+    private func headers(for decision: Decision) -> [Decision.Header] {
+        var headers = decision.rateLimitHeaders(legacy: configuration.legacyHeaders)
+        if configuration.retryAfterJitterSeconds > 0, let index = headers.firstIndex(where: { $0.name == "Retry-After" }),
+           let seconds = Int64(headers[index].value) {
+            headers[index].value = String(seconds + Int64.random(in: 0...configuration.retryAfterJitterSeconds))
+        }
+        return headers
+    }
+
+    private func retryHeaders(_ decision: Decision) -> [Decision.Header] {
+        headers(for: decision).filter { $0.name == "Retry-After" }
+    }
+
+    private func problemResponse(_ problem: HTTPProblem, headers: [Decision.Header] = [], challenge: Bool = false) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = HTTPProblem.contentType
+        fields[.cacheControl] = "no-store"
+        for header in headers {
+            if let name = HTTPField.Name(header.name) { fields[name] = header.value }
+        }
+        if challenge {
+            for source in configuration.keySources {
+                switch source {
+                case .bearer: fields.append(HTTPField(name: .wwwAuthenticate, value: "Bearer realm=\"\(configuration.realm)\""))
+                case .header(let name):
+                    fields.append(HTTPField(name: .wwwAuthenticate, value: "APIKey realm=\"\(configuration.realm)\", header=\"\(name)\""))
+                case .queryParameter(let name):
+                    fields.append(HTTPField(name: .wwwAuthenticate, value: "APIKey realm=\"\(configuration.realm)\", query=\"\(name)\""))
+                }
+            }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: problem.status), headers: fields,
+            body: ResponseBody(byteBuffer: ByteBuffer(string: problem.json)))
+    }
+}
+
+extension HTTPField.Name {
+    static let forwarded = HTTPField.Name("Forwarded")!
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+}
