@@ -16,6 +16,7 @@ let package = Package(
         .executableTarget(name: "FuzzKeys", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
         .executableTarget(name: "FuzzLimits", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
         .executableTarget(name: "FuzzRecords", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
+        .executableTarget(name: "FuzzHTTP", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
         .executableTarget(
             name: "FuzzOperations",
             dependencies: [

@@ -7,7 +7,7 @@
 #   Fuzz/run.sh --seconds N          build, then fuzz each target for N seconds, one after the other
 #                                    (one worker each), and write executions and coverage to
 #                                    Fuzz/last-run.md (or --summary FILE)
-#   --target NAME                    only this target (repeatable): keys, limits, records, operations
+#   --target NAME                    only this target (repeatable): keys, limits, records, http, operations
 #
 # New inputs found while fuzzing go to Fuzz/.work/corpus/<target>/ (not committed); crashes to
 # Fuzz/artifacts/<target>/. A crash makes the script exit non-zero after the remaining targets ran.
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 fuzz_dir=$PWD
 
-all_targets=(keys limits records operations)
+all_targets=(keys limits records http operations)
 mode=build
 seconds=0
 summary="$fuzz_dir/last-run.md"
@@ -33,8 +33,9 @@ while [ $# -gt 0 ]; do
 done
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
-executable() { # keys → FuzzKeys
+executable() { # keys → FuzzKeys, http → FuzzHTTP
   local name=$1
+  [ "$name" = http ] && { echo FuzzHTTP; return; }
   echo "Fuzz$(tr '[:lower:]' '[:upper:]' <<<"${name:0:1}")${name:1}"
 }
 

@@ -119,3 +119,23 @@ write("records", items)
 
 # operations: each byte one choice; random sequences of several lengths.
 write("operations", [bytes(rng.randrange(256) for _ in range(n)) for n in [8, 16, 24, 32, 48, 64, 96, 128, 160, 200, 256, 320, 400, 500] * 2])
+
+# http: byte 0 picks the parser (0 key header, 1 Authorization, 2 X-Forwarded-For, 3 Forwarded,
+# 4 resolve with X-Forwarded-For, 0x44 resolve with Forwarded, 0x84 an address or network);
+# several header values are separated by 0x00.
+k = keys[0]
+items = [b"\x00" + v.encode() for v in [k, "  " + k + "\t", "", "x" * 70, "tg_live_\x01bad", k + "\0" + k, "\0" + k, "é" * 3]]
+items += [b"\x01" + v.encode() for v in ["Bearer " + k, "bearer   " + k, "Basic dXNlcjpwYXNz", "Bearer", "Bearer ",
+                                         "Bearer " + k + "\0Bearer " + k, "BeArEr\t" + k]]
+items += [b"\x02" + v.encode() for v in ["203.0.113.7, 10.0.0.2", "203.0.113.7,10.0.0.2:8080, [2001:db8::1]:443",
+                                         "unknown, 10.0.0.1", ", , 1.2.3.4", "::ffff:192.0.2.1", ",".join("10.0.0.%d" % i for i in range(40))]]
+items += [b"\x03" + v.encode() for v in ["for=192.0.2.60;proto=http;by=203.0.113.43", 'for="[2001:db8:cafe::17]:4711"',
+                                         "for=unknown, for=10.0.0.1", 'for=_hidden, for="_SEVKISEK"', 'for="unterminated',
+                                         "proto=https", "for=1.2.3.4 , for=5.6.7.8;host=example.com"]]
+items += [bytes([selector]) + v.encode() for selector, v in [
+    (4, "10.0.0.1\x0010.0.0.0/8\x00203.0.113.7, 10.0.0.2"), (4, "203.0.113.9\x0010.0.0.0/8\x001.2.3.4"),
+    (0x44, "127.0.0.1\x00127.0.0.1,::1\x00for=198.51.100.17"), (4, "\x0010.0.0.0/8\x001.1.1.1"),
+    (0x44, '::1\x00::1/128\x00for="[2001:db8::5]:80", for=unknown\x00for=9.9.9.9'), (4, "10.1.1.1\x000.0.0.0/0\x00a, b, 8.8.8.8")]]
+items += [b"\x84" + v.encode() for v in ["192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1", "10.0.0.0/8", "fd00::/8", "1.2.3.4/33",
+                                         "::/0", "1.2.3", "0.0.0.0/0", "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"]]
+write("http", items)
