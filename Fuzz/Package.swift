@@ -13,7 +13,13 @@ let package = Package(
     name: "TollgateFuzz",
     dependencies: [.package(path: "..")],
     targets: [
-        .executableTarget(name: "FuzzKeys", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
+        .executableTarget(
+            name: "FuzzKeys",
+            dependencies: [
+                .product(name: "Tollgate", package: rootFolder),
+                .product(name: "TollgateTestSupport", package: rootFolder),
+            ]
+        ),
         .executableTarget(name: "FuzzLimits", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
         .executableTarget(name: "FuzzRecords", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
         .executableTarget(name: "FuzzHTTP", dependencies: [.product(name: "Tollgate", package: rootFolder)]),

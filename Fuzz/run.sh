@@ -49,8 +49,12 @@ options_for() { # libFuzzer options per target
 
 ../scripts/ensure-deps.sh
 build_start=$(date +%s)
-swift build --sanitize=fuzzer --sanitize=address >&2
-bin=$(swift build --sanitize=fuzzer --sanitize=address --show-bin-path)
+# TOLLGATE_FUZZ_SCRATCH: another build directory (default Fuzz/.build), e.g. for a clean build
+# beside a fuzz run that is using the binaries of the default one.
+build=(swift build --sanitize=fuzzer --sanitize=address)
+[ -n "${TOLLGATE_FUZZ_SCRATCH:-}" ] && build+=(--scratch-path "$TOLLGATE_FUZZ_SCRATCH")
+"${build[@]}" >&2
+bin=$("${build[@]}" --show-bin-path)
 echo "run.sh: built the fuzz targets in $(( $(date +%s) - build_start ))s" >&2
 
 # A crash must end the process, not hang in Swift's backtracer; Swift's runtime caches look like

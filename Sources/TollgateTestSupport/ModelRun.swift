@@ -35,8 +35,6 @@ public final class ModelRun<Choices: ModelChoices> {
     let label: String
     var rng: Choices
     let temporary: TemporaryStore
-    /// Reads every counter of the store (the test and the fuzz target reach into the store for it).
-    let storedCounters: (Store) throws -> [CounterID: CounterState]
     var model = StoreModel()
     /// Every secret ever issued (current and rotated), in issue order.
     var secrets: [String] = []
@@ -52,11 +50,10 @@ public final class ModelRun<Choices: ModelChoices> {
 
     /// A run on `temporary` (removed when the run ends), named `label` in its failure reports.
     /// Give the store periodic durability: no fsync per operation; a restart loses nothing.
-    public init(label: String, choices: Choices, temporary: TemporaryStore, storedCounters: @escaping (Store) throws -> [CounterID: CounterState]) {
+    public init(label: String, choices: Choices, temporary: TemporaryStore) {
         self.label = label
         rng = choices
         self.temporary = temporary
-        self.storedCounters = storedCounters
         startDay = StoreModel.dayOf(temporary.clock.now())
     }
 
@@ -418,12 +415,16 @@ public final class ModelRun<Choices: ModelChoices> {
     func finalCheck() throws {
         try temporary.reopen()
         let store = self.store
-        let stored = try storedCounters(store)
-        if stored != model.counters {
-            let extra = stored.keys.filter { model.counters[$0] == nil }
-            let missing = model.counters.keys.filter { stored[$0] == nil }
-            let differing = stored.keys.filter { model.counters[$0] != nil && model.counters[$0] != stored[$0] }
-            throw fail("counters differ: store has \(extra.count) extra, lacks \(missing.count), \(differing.count) differ: \(differing.prefix(2).map { "\($0): store \(String(describing: stored[$0])), model \(String(describing: model.counters[$0]))" })")
+        // Both sides keyed by subject (as decisions show it) and limit name.
+        var stored: [String: CounterState] = [:]
+        for counter in try store.counters() { stored[counter.subject + " " + counter.limit] = counter.state }
+        var modelled: [String: CounterState] = [:]
+        for (id, state) in model.counters { modelled["\(id.subject) \(id.limit)"] = state }
+        if stored != modelled {
+            let extra = stored.keys.filter { modelled[$0] == nil }
+            let missing = modelled.keys.filter { stored[$0] == nil }
+            let differing = stored.keys.filter { modelled[$0] != nil && modelled[$0] != stored[$0] }
+            throw fail("counters differ: store has \(extra.count) extra, lacks \(missing.count), \(differing.count) differ: \(differing.prefix(2).map { "\($0): store \(String(describing: stored[$0])), model \(String(describing: modelled[$0]))" })")
         }
         for owner in owners {
             let listed = try store.keys(owner: owner).map(\.id).sorted()

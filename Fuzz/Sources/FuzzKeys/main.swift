@@ -5,6 +5,7 @@
 // after it parsed with that format. Properties: nothing traps; the byte and String entry points
 // agree; an accepted key is exactly the format's length, and a key the format generates parses.
 import Tollgate
+import TollgateTestSupport
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzKeys(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -29,17 +30,4 @@ func check(_ format: KeyFormat, _ bytes: UnsafeRawBufferPointer) {
         fatalError("parse(String) says \(String(describing: format.parse(text))), parse(bytes) \(String(describing: rejection))")
     }
     if rejection == nil { _ = format.displayPrefix(of: String(decoding: bytes, as: UTF8.self)) }
-}
-
-/// SplitMix64: a deterministic generator, so a crash replays.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

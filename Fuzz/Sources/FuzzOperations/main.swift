@@ -8,13 +8,14 @@
 //
 // One store directory per process, emptied before each input: a fresh store per input costs a
 // few milliseconds, so keep inputs short (run.sh passes -max_len=512).
-@testable import Tollgate
+import Tollgate
 import TollgateTestSupport
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOperations(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: data, count: size)
+    _ = removeDirectoryAtExit
     let temporary: TemporaryStore
     do {
         try? FileManager.default.removeItem(atPath: directory)
@@ -22,13 +23,17 @@ public func fuzzOperations(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     } catch {
         fatalError("cannot create the store: \(error)")
     }
-    let run = ModelRun(label: "input of \(size) bytes", choices: InputChoices(input), temporary: temporary, storedCounters: storedCounters)
+    let run = ModelRun(label: "input of \(size) bytes", choices: InputChoices(input), temporary: temporary)
     if let failure = run.run(operations: 200) { fatalError(failure) }
     return 0
 }
 
-/// One store directory for the whole process.
-let directory = TemporaryStore.makeDirectory(prefix: "tollgate-fuzz-operations")
+/// One store directory for the whole process, removed when it exits; in /dev/shm where there is
+/// one (a restart's sync then costs no disk write).
+let directory = FileManager.default.fileExists(atPath: "/dev/shm")
+    ? "/dev/shm/tollgate-fuzz-operations-\(getpid())"
+    : TemporaryStore.makeDirectory(prefix: "tollgate-fuzz-operations")
+let removeDirectoryAtExit: Void = { atexit { try? FileManager.default.removeItem(atPath: directory) } }()
 
 /// The input as choices: each draw takes one byte, repeated to 64 bits, so `Int.random(in: a...b)`
 /// is about `a + byte × (b − a + 1) / 256` and a mutated byte changes one choice. When the
@@ -37,7 +42,7 @@ let directory = TemporaryStore.makeDirectory(prefix: "tollgate-fuzz-operations")
 struct InputChoices: ModelChoices {
     let bytes: [UInt8]
     var offset = 0
-    var fallback: UInt64 = 0x5EED
+    var fallback = SeededGenerator(seed: 0x5EED)
 
     init(_ input: UnsafeRawBufferPointer) { bytes = Array(input) }
 
@@ -48,28 +53,6 @@ struct InputChoices: ModelChoices {
             defer { offset += 1 }
             return UInt64(bytes[offset]) &* 0x0101_0101_0101_0101
         }
-        fallback &+= 0x9E37_79B9_7F4A_7C15
-        var z = fallback
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// Every counter of `store`, as the model keys them.
-func storedCounters(_ store: Store) throws -> [CounterID: CounterState] {
-    var stored: [CounterID: CounterState] = [:]
-    for counter in try store.counterStates() { stored[CounterID(subject: ModelSubject(counter.subject), limit: counter.limit)] = counter.state }
-    return stored
-}
-
-extension ModelSubject {
-    init(_ subject: CounterSubject) {
-        switch subject {
-        case .key(let id): self = .key(id: id)
-        case .owner(let owner): self = .owner(owner)
-        case .custom(let name, let value): self = .custom(name: name, value: value)
-        case .global: self = .global
-        }
+        return fallback.next()
     }
 }

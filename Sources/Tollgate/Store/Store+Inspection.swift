@@ -170,13 +170,23 @@ extension Store {
         }
     }
 
-    /// Every counter: its subject, limit name and state (for tests and the fuzz targets).
-    func counterStates() throws -> [(subject: CounterSubject, limit: String, state: CounterState)] {
+    /// One stored counter.
+    public struct CounterEntry: Sendable, Hashable {
+        /// Whose counter, as a decision's ``Decision/LimitStatus/subject`` shows it: `key:…`,
+        /// `owner:…`, `ip:…` (any caller-supplied subject), `global`.
+        public var subject: String
+        public var limit: String
+        public var state: CounterState
+    }
+
+    /// Every counter, in key order, from one read snapshot. Holds them all in memory: for tests
+    /// and small stores (`dump` streams instead).
+    public func counters() throws(TollgateError) -> [CounterEntry] {
         try read("read counters") { txn in
-            var counters: [(subject: CounterSubject, limit: String, state: CounterState)] = []
+            var counters: [CounterEntry] = []
             try txn.forEach(in: tables.counters) { key, value in
                 let (subject, limit) = try CounterSubject.parse(key)
-                counters.append((subject, limit, try StoredCounter.decode(value).state))
+                counters.append(CounterEntry(subject: subject.description, limit: limit, state: try StoredCounter.decode(value).state))
                 return .continue
             }
             return counters

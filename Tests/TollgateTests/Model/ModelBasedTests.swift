@@ -1,38 +1,13 @@
 import Testing
 @testable import Tollgate
-import TollgateLMDB
 import TollgateTestSupport
 
 // The in-memory store model (TollgateTestSupport's StoreModel) driven by random operation
 // sequences next to a real store. Every sequence is seeded; a failure names its seed (set
 // `replaySeed` to replay it).
 
-// The model itself (StoreModel and its types) lives in TollgateTestSupport, shared with the
+// The model (StoreModel) and the runs (ModelRun) live in TollgateTestSupport, shared with the
 // `operations` fuzz target.
-
-extension ModelSubject {
-    init(_ subject: CounterSubject) {
-        switch subject {
-        case .key(let id): self = .key(id: id)
-        case .owner(let owner): self = .owner(owner)
-        case .custom(let name, let value): self = .custom(name: name, value: value)
-        case .global: self = .global
-        }
-    }
-}
-
-// MARK: - One random sequence (ModelRun, in TollgateTestSupport)
-
-extension SplitMix64: ModelChoices {
-    var isExhausted: Bool { false }
-}
-
-/// Every counter of `store`, as the model keys them.
-func storedCounters(_ store: Store) throws -> [CounterID: CounterState] {
-    var stored: [CounterID: CounterState] = [:]
-    for counter in try store.counterStates() { stored[CounterID(subject: ModelSubject(counter.subject), limit: counter.limit)] = counter.state }
-    return stored
-}
 
 // MARK: - Tests
 
@@ -59,7 +34,7 @@ struct ModelBasedTests {
         for seed in seeds where failures.count < 2 {
             // Periodic durability: no fsync per operation; a restart (close, open) loses nothing.
             let temporary = try TemporaryStore { $0.durability = .periodic(interval: .seconds(3_600)) }
-            let run = ModelRun(label: "seed \(seed)", choices: SplitMix64(seed: seed), temporary: temporary, storedCounters: storedCounters)
+            let run = ModelRun(label: "seed \(seed)", choices: SplitMix64(seed: seed), temporary: temporary)
             if let failure = run.run(operations: Self.operationsPerSequence) { failures.append(failure) }
             outcomes.merge(run.counts, uniquingKeysWith: +)
         }
