@@ -29,11 +29,7 @@ extension Limit {
 
     /// Parses a limit spec; see the grammar above.
     public init(spec: String) throws(SpecError) {
-        var spec = spec
-        let result = spec.withUTF8 { utf8 -> Result<Limit, SpecError> in
-            do throws(SpecError) { return .success(try Limit(specBytes: UnsafeRawBufferPointer(utf8))) } catch { return .failure(error) }
-        }
-        self = try result.get()
+        self = try withUTF8Bytes(of: spec) { (bytes) throws(SpecError) in try Limit(specBytes: bytes) }
     }
 
     /// Parses a limit spec from its UTF-8 bytes (the grammar above; what ``init(spec:)`` and the
@@ -170,6 +166,16 @@ extension Limit {
         }
         return "\(window)us"
     }
+}
+
+/// Runs `parse` on the UTF-8 bytes of `text`, keeping its typed error: how the `String` entry
+/// points of the byte-level parsers call them.
+func withUTF8Bytes<T, E: Error>(of text: String, _ parse: (UnsafeRawBufferPointer) throws(E) -> T) throws(E) -> T {
+    var text = text
+    let result = text.withUTF8 { utf8 -> Result<T, E> in
+        do throws(E) { return .success(try parse(UnsafeRawBufferPointer(utf8))) } catch { return .failure(error) }
+    }
+    return try result.get()
 }
 
 /// A spec's bytes and the few operations its parser needs, on ranges of byte offsets (no

@@ -46,11 +46,7 @@ public struct PolicyFile: Sendable, Hashable {
 
     /// Parses the file's text.
     public init(parsing text: String) throws(ParseError) {
-        var text = text
-        let result = text.withUTF8 { utf8 -> Result<PolicyFile, ParseError> in
-            do throws(ParseError) { return .success(try PolicyFile(parsing: UnsafeRawBufferPointer(utf8))) } catch { return .failure(error) }
-        }
-        self = try result.get()
+        self = try withUTF8Bytes(of: text) { (bytes) throws(ParseError) in try PolicyFile(parsing: bytes) }
     }
 
     /// Parses the file's bytes (the fuzz target's entry point).
