@@ -17,8 +17,15 @@ public final class TemporaryStore: Sendable {
     public var store: Store { current.store }
 
     /// Creates a store with `configure` applied to its options (path and clock are set already).
-    public init(_ configure: (inout Store.Options) -> Void = { _ in }) throws {
-        directory = Self.makeDirectory()
+    public convenience init(_ configure: (inout Store.Options) -> Void = { _ in }) throws {
+        try self.init(directory: Self.makeDirectory(), configure)
+    }
+
+    /// A store in `directory` (created if missing; the store goes in its `store` folder), for a
+    /// caller that reuses one directory, such as a fuzz target that empties it between inputs.
+    public init(directory: String, _ configure: (inout Store.Options) -> Void = { _ in }) throws {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.directory = directory
         clock = ManualClock()
         var options = Store.Options(path: directory + "/store")
         options.clock = clock

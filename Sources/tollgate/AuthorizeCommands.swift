@@ -113,14 +113,14 @@ struct Usage: ParsableCommand {
         defer { store.close() }
         let usage = try store.usage(keyID: id, days: days)
         if output.json {
-            printJSON(usage.map { ["day": String(Timestamp(microseconds: $0.day * 86_400_000_000).iso8601.prefix(10)), "allowed": $0.allowed, "denied": $0.denied, "consumed": $0.consumed] as [String: Any] })
+            printJSON(usage.map { ["day": Timestamp.isoDate(day: $0.day), "allowed": $0.allowed, "denied": $0.denied, "consumed": $0.consumed] as [String: Any] })
             return
         }
         let widest = max(usage.map(\.allowed).max() ?? 1, 1)
         print("day          allowed   denied  consumed")
         for day in usage {
             let bar = String(repeating: "█", count: Int(day.allowed * 30 / widest))
-            print("\(Timestamp(microseconds: day.day * 86_400_000_000).iso8601.prefix(10))  \(String(day.allowed).leftPadded(8)) \(String(day.denied).leftPadded(8)) \(String(day.consumed).leftPadded(9))  \(bar)")
+            print("\(Timestamp.isoDate(day: day.day))  \(String(day.allowed).leftPadded(8)) \(String(day.denied).leftPadded(8)) \(String(day.consumed).leftPadded(9))  \(bar)")
         }
     }
 }

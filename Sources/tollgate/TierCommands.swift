@@ -5,7 +5,7 @@ import Tollgate
 struct TierCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tier", abstract: "Create, list, show and remove tiers.",
-        subcommands: [Set.self, List.self, Show.self, Remove.self])
+        subcommands: [Set.self, Apply.self, List.self, Show.self, Remove.self])
 
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -37,6 +37,57 @@ struct TierCommand: ParsableCommand {
             defer { store.close() }
             try store.setTier(Tier(name: name, limits: parsed))
             print("tier \(name): " + (parsed.isEmpty ? "no limits" : parsed.map(\.spec).joined(separator: "  ")))
+        }
+    }
+
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or update the tiers of a policy file, all in one transaction.",
+            discussion: """
+            A policy file declares one tier per line: 'tier NAME:' and its limit SPECs
+            (as 'tier set --limit' takes them), separated by spaces; '#' starts a comment.
+              # tiers.policy
+              tier free:  10/second  day=1000/day
+              tier pro:   50/second:token-bucket,burst=100  day=100000/day
+            Tiers of the store that the file does not name are kept. Either every tier
+            is applied or, on any error, none. FILE '-' reads standard input.
+
+            """)
+
+        @OptionGroup var storeOptions: StoreOptions
+        @Argument(help: "The policy file ('-': standard input).") var file: String
+        @Flag(help: "Print what would change; write nothing.") var dryRun = false
+
+        func run() throws {
+            let policy: PolicyFile
+            if file == "-" {
+                let data = try FileHandle.standardInput.read(upToCount: PolicyFile.maximumFileLength + 1) ?? Data()
+                do { policy = try data.withUnsafeBytes { bytes throws(PolicyFile.ParseError) in try PolicyFile(parsing: bytes) } } catch {
+                    throw ValidationError("standard input: \(error)")
+                }
+            } else {
+                do { policy = try PolicyFile(contentsOfFile: file) } catch { throw ValidationError(error.message) }
+            }
+            let store = try storeOptions.open(readOnly: dryRun)
+            defer { store.close() }
+            let changes = try store.applyTiers(policy.tiers, dryRun: dryRun)
+            var counts = (created: 0, replaced: 0, unchanged: 0)
+            func specs(_ tier: Tier) -> String { tier.limits.isEmpty ? "no limits" : tier.limits.map(\.spec).joined(separator: "  ") }
+            let verb = dryRun ? "would " : ""
+            for change in changes {
+                switch change {
+                case .create(let tier):
+                    counts.created += 1
+                    print("\(verb)create tier \(tier.name): \(specs(tier))")
+                case .replace(let old, let new):
+                    counts.replaced += 1
+                    print("\(verb)replace tier \(new.name): \(specs(old))  →  \(specs(new))")
+                case .unchanged(let tier):
+                    counts.unchanged += 1
+                    print("unchanged tier \(tier.name)")
+                }
+            }
+            print((dryRun ? "dry run, nothing written: " : "applied: ") + "\(counts.created) created, \(counts.replaced) replaced, \(counts.unchanged) unchanged")
         }
     }
 

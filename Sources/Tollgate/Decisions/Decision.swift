@@ -31,6 +31,13 @@ public struct Decision: Sendable, Hashable {
         public var owner: String
         public var tier: String
         public var scopes: [String]
+
+        public init(id: String, owner: String, tier: String, scopes: [String]) {
+            self.id = id
+            self.owner = owner
+            self.tier = tier
+            self.scopes = scopes
+        }
     }
 
     /// One limit's state after the decision.
@@ -52,6 +59,22 @@ public struct Decision: Sendable, Hashable {
         public var allowed: Bool
         /// The cost can never fit this limit (cost > quantity or burst).
         public var neverFits: Bool
+
+        public init(
+            name: String, strategy: Strategy, quantity: UInt64, windowMicroseconds: Int64, subject: String,
+            remaining: UInt64, resetAfter: Int64, retryAfter: Int64, allowed: Bool, neverFits: Bool
+        ) {
+            self.name = name
+            self.strategy = strategy
+            self.quantity = quantity
+            self.windowMicroseconds = windowMicroseconds
+            self.subject = subject
+            self.remaining = remaining
+            self.resetAfter = resetAfter
+            self.retryAfter = retryAfter
+            self.allowed = allowed
+            self.neverFits = neverFits
+        }
     }
 
     public var outcome: Outcome

@@ -90,6 +90,12 @@ enum StoredKey: Sendable, Hashable {
     case rotated(id: String, graceUntil: Timestamp)
 }
 
+extension CreditRefill.Period {
+    /// The number of the period containing `time`: days since 1970-01-01, or months since
+    /// January 1970 (UTC). A refill is due when this number grows.
+    public func index(of time: Timestamp) -> Int64 { CalendarPeriod.index(of: time, period: self) }
+}
+
 /// Calendar periods (UTC) as integers: days since the epoch, or months since January 1970.
 enum CalendarPeriod {
     static func index(of time: Timestamp, period: CreditRefill.Period) -> Int64 {

@@ -17,65 +17,77 @@ extension Limit {
 
     /// Why a spec was refused, with the part that is wrong.
     public struct SpecError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The spec (at most ``Limit/maximumSpecLength`` bytes of it).
         public var spec: String
         /// The offending part of the spec.
         public var part: String
         public var reason: String
+        /// Where ``part`` starts in the spec, in bytes from 0.
+        public var offset: Int = 0
         public var description: String { "invalid limit '\(spec)': \(reason) (at '\(part)')" }
     }
 
     /// Parses a limit spec; see the grammar above.
     public init(spec: String) throws(SpecError) {
-        guard spec.utf8.count <= Self.maximumSpecLength else {
-            throw SpecError(spec: String(spec.prefix(32)) + "…", part: String(spec.prefix(32)), reason: "longer than \(Self.maximumSpecLength) characters")
+        self = try withUTF8Bytes(of: spec) { (bytes) throws(SpecError) in try Limit(specBytes: bytes) }
+    }
+
+    /// Parses a limit spec from its UTF-8 bytes (the grammar above; what ``init(spec:)`` and the
+    /// policy file use, and the fuzz target's entry point). Works on the bytes directly: input
+    /// longer than ``maximumSpecLength`` is refused before anything is copied.
+    public init(specBytes bytes: UnsafeRawBufferPointer) throws(SpecError) {
+        guard bytes.count <= Self.maximumSpecLength else {
+            let head = SpecText(bytes: bytes).printable(0..<32)
+            throw SpecError(spec: head + "…", part: head, reason: "longer than \(Self.maximumSpecLength) characters")
         }
-        func fail(_ part: some StringProtocol, _ reason: String) -> SpecError {
-            SpecError(spec: spec, part: String(part), reason: reason)
+        let text = SpecText(bytes: bytes)
+        func fail(_ part: Range<Int>, _ reason: String) -> SpecError {
+            SpecError(spec: text.printable(0..<bytes.count), part: text.printable(part), reason: reason, offset: part.lowerBound)
         }
-        var options = spec.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
+        var options = text.split(0..<bytes.count, on: UInt8(ascii: ",")).map(text.trimmingSpaces)
         var main = options.removeFirst()
-        var name: String?
-        if let equals = main.firstIndex(of: "=") {
-            name = String(main[..<equals])
-            main = String(main[main.index(after: equals)...])
+        var name: Range<Int>?
+        if let equals = text.firstIndex(of: UInt8(ascii: "="), in: main) {
+            name = main.lowerBound..<equals
+            main = equals + 1..<main.upperBound
         }
-        var strategyText: String?
-        if let colon = main.firstIndex(of: ":") {
-            strategyText = String(main[main.index(after: colon)...])
-            main = String(main[..<colon])
+        var strategyPart: Range<Int>?
+        if let colon = text.firstIndex(of: UInt8(ascii: ":"), in: main) {
+            strategyPart = colon + 1..<main.upperBound
+            main = main.lowerBound..<colon
         }
-        guard let slash = main.firstIndex(of: "/") else { throw fail(main, "expected QUANTITY/WINDOW, like 10/second") }
-        let quantityText = main[..<slash]
-        let windowText = String(main[main.index(after: slash)...])
-        guard let quantity = UInt64(quantityText.filter { $0 != "_" }), quantity > 0 else {
-            throw fail(quantityText, "the quantity must be a whole number of at least 1")
+        guard let slash = text.firstIndex(of: UInt8(ascii: "/"), in: main) else { throw fail(main, "expected QUANTITY/WINDOW, like 10/second") }
+        let quantityPart = main.lowerBound..<slash
+        let windowPart = slash + 1..<main.upperBound
+        guard let quantity = text.count(quantityPart), quantity > 0 else {
+            throw fail(quantityPart, "the quantity must be a whole number of at least 1")
         }
-        let (window, calendar) = try Self.parseWindow(windowText, fail: fail)
+        let (window, calendar) = try Self.parseWindow(text, windowPart, fail: fail)
         var strategy: Strategy = calendar ?? .fixedWindow
-        if let strategyText {
-            switch strategyText {
+        if let strategyPart {
+            switch text.string(strategyPart) {
             case "fixed", "fixed-window": strategy = .fixedWindow
             case "sliding", "sliding-window": strategy = .slidingWindow
             case "token-bucket", "bucket", "tokens": strategy = .tokenBucket
             case "gcra", "leaky-bucket", "leaky": strategy = .gcra
             case "calendar":
-                guard let calendar else { throw fail(strategyText, "calendar quotas take a window of 'day' or 'month'") }
+                guard let calendar else { throw fail(strategyPart, "calendar quotas take a window of 'day' or 'month'") }
                 strategy = calendar
-            default: throw fail(strategyText, "unknown strategy; use fixed, sliding, token-bucket, gcra or calendar")
+            default: throw fail(strategyPart, "unknown strategy; use fixed, sliding, token-bucket, gcra or calendar")
             }
         }
         var burst: UInt64?
         var subject = LimitSubject.key
         for option in options {
-            guard let equals = option.firstIndex(of: "=") else { throw fail(option, "expected burst=N or by=SUBJECT") }
-            let key = option[..<equals]
-            let value = String(option[option.index(after: equals)...])
-            switch key {
+            guard let equals = text.firstIndex(of: UInt8(ascii: "="), in: option) else { throw fail(option, "expected burst=N or by=SUBJECT") }
+            let valuePart = equals + 1..<option.upperBound
+            switch text.string(option.lowerBound..<equals) {
             case "burst":
-                guard let parsed = UInt64(value.filter { $0 != "_" }), parsed > 0 else { throw fail(option, "burst must be a whole number of at least 1") }
+                guard let parsed = text.count(valuePart), parsed > 0 else { throw fail(option, "burst must be a whole number of at least 1") }
                 guard strategy == .tokenBucket || strategy == .gcra else { throw fail(option, "burst applies to token-bucket and gcra only") }
                 burst = parsed
             case "by":
+                let value = text.string(valuePart)
                 switch value {
                 case "key": subject = .key
                 case "owner": subject = .owner
@@ -89,13 +101,15 @@ extension Limit {
             default: throw fail(option, "unknown option; use burst=N or by=SUBJECT")
             }
         }
-        let limitName = name ?? windowText
-        self.init(name: limitName, strategy: strategy, quantity: quantity, windowMicroseconds: window, burst: burst, subject: subject)
-        do { try Validation.limit(self) } catch { throw fail(name ?? windowText, error.message) }
+        let namePart = name ?? windowPart
+        self.init(name: text.string(namePart), strategy: strategy, quantity: quantity, windowMicroseconds: window, burst: burst, subject: subject)
+        do { try Validation.limit(self) } catch { throw fail(namePart, error.message) }
     }
 
-    private static func parseWindow(_ text: String, fail: (String, String) -> SpecError) throws(SpecError) -> (Int64, Strategy?) {
-        switch text {
+    private static func parseWindow(
+        _ text: SpecText, _ part: Range<Int>, fail: (Range<Int>, String) -> SpecError
+    ) throws(SpecError) -> (Int64, Strategy?) {
+        switch text.string(part) {
         case "second", "sec", "s": return (1_000_000, nil)
         case "minute", "min", "m": return (60_000_000, nil)
         case "hour", "h": return (3_600_000_000, nil)
@@ -103,21 +117,23 @@ extension Limit {
         case "month": return (30 * 86_400_000_000, .calendarMonth)
         default: break
         }
-        let digits = text.prefix { $0.isASCII && $0.isNumber }
-        let unit = text.dropFirst(digits.count)
+        var digitsEnd = part.lowerBound
+        while digitsEnd < part.upperBound, (0x30...0x39).contains(text.bytes[digitsEnd]) { digitsEnd += 1 }
         let perUnit: Int64
-        switch unit {
+        switch text.string(digitsEnd..<part.upperBound) {
         case "us", "µs": perUnit = 1
         case "ms": perUnit = 1_000
         case "s": perUnit = 1_000_000
         case "m": perUnit = 60_000_000
         case "h": perUnit = 3_600_000_000
         case "d": perUnit = 86_400_000_000
-        default: throw fail(text, "unknown window; use second, minute, hour, day, month, or a duration like 500ms, 90s, 15m, 2h, 7d")
+        default: throw fail(part, "unknown window; use second, minute, hour, day, month, or a duration like 500ms, 90s, 15m, 2h, 7d")
         }
-        guard let count = Int64(digits), count > 0 else { throw fail(text, "a window needs a positive count, like 90s") }
+        guard digitsEnd > part.lowerBound, let count = text.count(part.lowerBound..<digitsEnd, underscores: false),
+              let count = Int64(exactly: count), count > 0
+        else { throw fail(part, "a window needs a positive count, like 90s") }
         let (window, overflow) = count.multipliedReportingOverflow(by: perUnit)
-        guard !overflow else { throw fail(text, "window too long") }
+        guard !overflow else { throw fail(part, "window too long") }
         return (window, nil)
     }
 
@@ -152,8 +168,79 @@ extension Limit {
     }
 }
 
-extension StringProtocol {
-    var trimmingSpaces: String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+/// Runs `parse` on the UTF-8 bytes of `text`, keeping its typed error: how the `String` entry
+/// points of the byte-level parsers call them.
+func withUTF8Bytes<T, E: Error>(of text: String, _ parse: (UnsafeRawBufferPointer) throws(E) -> T) throws(E) -> T {
+    var text = text
+    let result = text.withUTF8 { utf8 -> Result<T, E> in
+        do throws(E) { return .success(try parse(UnsafeRawBufferPointer(utf8))) } catch { return .failure(error) }
+    }
+    return try result.get()
+}
+
+/// A spec's bytes and the few operations its parser needs, on ranges of byte offsets (no
+/// `Character` or `String` work until a part is compared or reported).
+struct SpecText {
+    let bytes: UnsafeRawBufferPointer
+
+    func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+
+    /// The part as an error may show it: control characters and bytes that are not UTF-8 become
+    /// `?` (no terminal escapes from input reach a log), never longer than the part in bytes.
+    func printable(_ range: Range<Int>) -> String {
+        let clamped = range.clamped(to: 0..<bytes.count)
+        var scalars = String.UnicodeScalarView()
+        for scalar in String(decoding: bytes[clamped], as: UTF8.self).unicodeScalars {
+            let hidden = scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{FFFD}"
+            scalars.append(hidden ? "?" : scalar)
+        }
+        return String(scalars)
+    }
+
+    func firstIndex(of byte: UInt8, in range: Range<Int>) -> Int? {
+        var index = range.lowerBound
+        while index < range.upperBound {
+            if bytes[index] == byte { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    /// The parts between `separator`s, empty ones included (at most `bytes.count + 1` of them).
+    func split(_ range: Range<Int>, on separator: UInt8) -> [Range<Int>] {
+        var parts: [Range<Int>] = []
+        var start = range.lowerBound
+        while let next = firstIndex(of: separator, in: start..<range.upperBound) {
+            parts.append(start..<next)
+            start = next + 1
+        }
+        parts.append(start..<range.upperBound)
+        return parts
+    }
+
+    /// Without leading and trailing spaces (0x20).
+    func trimmingSpaces(_ range: Range<Int>) -> Range<Int> {
+        var lower = range.lowerBound, upper = range.upperBound
+        while lower < upper, bytes[lower] == 0x20 { lower += 1 }
+        while upper > lower, bytes[upper - 1] == 0x20 { upper -= 1 }
+        return lower..<upper
+    }
+
+    /// A decimal count: ASCII digits, `_` between them allowed (`1_000`) when `underscores`.
+    /// `nil` when empty, on any other byte, or above `UInt64.max`.
+    func count(_ range: Range<Int>, underscores: Bool = true) -> UInt64? {
+        var value: UInt64 = 0
+        var digits = 0
+        for index in range {
+            let byte = bytes[index]
+            if underscores && byte == UInt8(ascii: "_") { continue }
+            guard (0x30...0x39).contains(byte) else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - 0x30))
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
+            digits += 1
+        }
+        return digits > 0 ? value : nil
     }
 }

@@ -16,17 +16,31 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// `2026-01-31T12:00:00.000000Z`: UTC, to the microsecond.
     public var iso8601: String {
-        let seconds = floorDivide(microseconds, 1_000_000)
-        let days = floorDivide(seconds, 86_400)
-        let date = CivilDate(daysSinceEpoch: days)
-        let secondOfDay = seconds - days * 86_400
-        let fraction = microseconds - seconds * 1_000_000
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(date.year, 4))-\(pad(date.month, 2))-\(pad(date.day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
+        // Remainders, not `seconds * 1_000_000`: that overflows near `Int64.min` (a stored
+        // timestamp may be anything; the records fuzz target found this).
+        let (seconds, fraction) = floorDivision(microseconds, 1_000_000)
+        let (days, secondOfDay) = floorDivision(seconds, 86_400)
+        return "\(Self.isoDate(day: days))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
     }
+
+    /// `2026-01-31`: the UTC date of a day given as days since 1970-01-01. Any day an `Int64`
+    /// timestamp can name, and any `UInt32` day of the usage table (a stored day may be anything).
+    public static func isoDate(day: Int64) -> String {
+        let date = CivilDate(daysSinceEpoch: day)
+        return "\(pad(date.year, 4))-\(pad(date.month, 2))-\(pad(date.day, 2))"
+    }
+}
+
+private func pad(_ value: Int64, _ width: Int) -> String {
+    let digits = String(value)
+    return String(repeating: "0", count: max(0, width - digits.count)) + digits
+}
+
+/// Quotient rounded down and the remainder that goes with it (`0 ≤ remainder < divisor`), for
+/// every `value`, `Int64.min` included, and `divisor > 0`.
+func floorDivision(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
+    let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
+    return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
 }
 
 /// Where "now" comes from. Production uses ``SystemClock``; tests inject a manual clock.

@@ -318,6 +318,13 @@ public struct DailyUsage: Sendable, Hashable {
     /// Cost units consumed (after refunds).
     public var consumed: UInt64
 
+    public init(day: Int64, allowed: UInt64, denied: UInt64, consumed: UInt64) {
+        self.day = day
+        self.allowed = allowed
+        self.denied = denied
+        self.consumed = consumed
+    }
+
     static let recordVersion: UInt8 = 1
 
     static func tableKey(keyID: String, day: Int64) -> [UInt8] {

@@ -88,6 +88,60 @@ extension DumpRecord {
     }
 }
 
+extension DumpRecord {
+    init(meta: StoreMeta) {
+        self.init(table: .meta, fields: [
+            ("format_version", .unsigned(UInt64(meta.formatVersion))), ("store_id", .string(meta.storeID)),
+            ("created_at", .string(meta.createdAt.iso8601)), ("hash_scheme", .string(meta.hashScheme.description)),
+            ("key_prefix", .string(meta.keyPrefix)), ("policy_generation", .unsigned(meta.policyGeneration)),
+        ])
+    }
+
+    /// One stored record of `table` (its raw key and value), decoded as `dump` shows it. Never
+    /// trusts its input: a damaged or hostile record throws, it never traps (the `records` fuzz
+    /// target's entry point).
+    static func decode(table: DumpTable, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, now: Timestamp) throws(RecordDecodingError) -> DumpRecord {
+        switch table {
+        case .meta:
+            return DumpRecord(meta: try StoreMeta.decode(value))
+        case .tiers:
+            let tier = try Tier.decode(value)
+            return DumpRecord(table: .tiers, fields: [("name", .string(tier.name)), ("limits", .list(tier.limits.map(\.spec)))])
+        case .keys:
+            switch try StoredKey.decode(value) {
+            case .primary(let key, _): return DumpRecord(key: key)
+            case .rotated(let id, let graceUntil):
+                return DumpRecord(table: .keys, fields: [
+                    ("id", .string(id)), ("state", .string("rotated-out")), ("grace_until", .string(graceUntil.iso8601)),
+                ])
+            }
+        case .counters:
+            let (subject, limit) = try CounterSubject.parse(key)
+            let counter = try StoredCounter.decode(value)
+            return DumpRecord(table: .counters, fields: [
+                ("subject", .string(subject.description)), ("limit", .string(limit)),
+            ] + Store.stateFields(counter.state) + [
+                ("stale_at", .string(counter.staleAt.iso8601)), ("stale_now", .bool(counter.staleAt <= now)),
+            ])
+        case .usage:
+            guard key.count == KeyID.length + 4 else { throw RecordDecodingError(record: "usage key", reason: "length \(key.count)") }
+            let day = Int64(UInt32(bigEndianBytes: key.suffix(4)) ?? 0)
+            let usage = try DailyUsage.decode(value, day: day)
+            return DumpRecord(table: .usage, fields: [
+                ("key_id", .string(String(decoding: key.prefix(KeyID.length), as: UTF8.self))),
+                ("day", .string(Timestamp.isoDate(day: day))),
+                ("allowed", .unsigned(usage.allowed)), ("denied", .unsigned(usage.denied)), ("consumed", .unsigned(usage.consumed)),
+            ])
+        case .audit:
+            let event = try AuditEvent.decode(value)
+            return DumpRecord(table: .audit, fields: [
+                ("at", .string(event.at.iso8601)), ("kind", .string(event.kind.description)),
+                ("actor", .string(event.actor)), ("subject", .string(event.subject)), ("detail", .string(event.detail)),
+            ])
+        }
+    }
+}
+
 /// Something `check` found wrong.
 public struct IntegrityFinding: Sendable, Hashable, CustomStringConvertible {
     public var table: String
@@ -104,66 +158,38 @@ extension Store {
         let now = now(at)
         for table in tables {
             try read("dump \(table.rawValue)") { txn in
-                switch table {
-                case .meta:
-                    if let meta = try Self.readMeta(txn, self.tables) {
-                        try visit(DumpRecord(table: .meta, fields: [
-                            ("format_version", .unsigned(UInt64(meta.formatVersion))), ("store_id", .string(meta.storeID)),
-                            ("created_at", .string(meta.createdAt.iso8601)), ("hash_scheme", .string(meta.hashScheme.description)),
-                            ("key_prefix", .string(meta.keyPrefix)), ("policy_generation", .unsigned(meta.policyGeneration)),
-                        ]))
-                    }
-                case .tiers:
-                    try txn.forEach(in: self.tables.tiers) { _, value in
-                        let tier = try Tier.decode(value)
-                        try visit(DumpRecord(table: .tiers, fields: [("name", .string(tier.name)), ("limits", .list(tier.limits.map(\.spec)))]))
-                        return .continue
-                    }
-                case .keys:
-                    try txn.forEach(in: self.tables.keys) { _, value in
-                        switch try StoredKey.decode(value) {
-                        case .primary(let key, _): try visit(DumpRecord(key: key))
-                        case .rotated(let id, let graceUntil):
-                            try visit(DumpRecord(table: .keys, fields: [
-                                ("id", .string(id)), ("state", .string("rotated-out")), ("grace_until", .string(graceUntil.iso8601)),
-                            ]))
-                        }
-                        return .continue
-                    }
-                case .counters:
-                    try txn.forEach(in: self.tables.counters) { key, value in
-                        let (subject, limit) = try CounterSubject.parse(key)
-                        let counter = try StoredCounter.decode(value)
-                        try visit(DumpRecord(table: .counters, fields: [
-                            ("subject", .string(subject.description)), ("limit", .string(limit)),
-                        ] + Self.stateFields(counter.state) + [
-                            ("stale_at", .string(counter.staleAt.iso8601)), ("stale_now", .bool(counter.staleAt <= now)),
-                        ]))
-                        return .continue
-                    }
-                case .usage:
-                    try txn.forEach(in: self.tables.usage) { key, value in
-                        guard key.count == KeyID.length + 4 else { throw RecordDecodingError(record: "usage key", reason: "length \(key.count)") }
-                        let day = Int64(UInt32(bigEndianBytes: key.suffix(4)) ?? 0)
-                        let usage = try DailyUsage.decode(value, day: day)
-                        try visit(DumpRecord(table: .usage, fields: [
-                            ("key_id", .string(String(decoding: key.prefix(KeyID.length), as: UTF8.self))),
-                            ("day", .string(String(Timestamp(microseconds: day * 86_400_000_000).iso8601.prefix(10)))),
-                            ("allowed", .unsigned(usage.allowed)), ("denied", .unsigned(usage.denied)), ("consumed", .unsigned(usage.consumed)),
-                        ]))
-                        return .continue
-                    }
-                case .audit:
-                    try txn.forEach(in: self.tables.audit) { _, value in
-                        let event = try AuditEvent.decode(value)
-                        try visit(DumpRecord(table: .audit, fields: [
-                            ("at", .string(event.at.iso8601)), ("kind", .string(event.kind.description)),
-                            ("actor", .string(event.actor)), ("subject", .string(event.subject)), ("detail", .string(event.detail)),
-                        ]))
-                        return .continue
-                    }
+                if table == .meta {
+                    if let meta = try Self.readMeta(txn, self.tables) { try visit(DumpRecord(meta: meta)) }
+                    return
+                }
+                try txn.forEach(in: self.tables.table(for: table)) { key, value in
+                    try visit(try DumpRecord.decode(table: table, key: key, value: value, now: now))
+                    return .continue
                 }
             }
+        }
+    }
+
+    /// One stored counter.
+    public struct CounterEntry: Sendable, Hashable {
+        /// Whose counter, as a decision's ``Decision/LimitStatus/subject`` shows it: `key:…`,
+        /// `owner:…`, `ip:…` (any caller-supplied subject), `global`.
+        public var subject: String
+        public var limit: String
+        public var state: CounterState
+    }
+
+    /// Every counter, in key order, from one read snapshot. Holds them all in memory: for tests
+    /// and small stores (`dump` streams instead).
+    public func counters() throws(TollgateError) -> [CounterEntry] {
+        try read("read counters") { txn in
+            var counters: [CounterEntry] = []
+            try txn.forEach(in: tables.counters) { key, value in
+                let (subject, limit) = try CounterSubject.parse(key)
+                counters.append(CounterEntry(subject: subject.description, limit: limit, state: try StoredCounter.decode(value).state))
+                return .continue
+            }
+            return counters
         }
     }
 

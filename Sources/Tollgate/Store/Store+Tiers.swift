@@ -8,11 +8,58 @@ extension Store {
         let now = clock.now()
         try write("set tier \(tier.name)") { txn in
             let existed = try txn.contains(Array(tier.name.utf8), in: tables.tiers)
-            try txn.put(tier.encoded(), forKey: Array(tier.name.utf8), in: tables.tiers)
-            try bumpPolicyGeneration(txn)
-            let summary = tier.limits.map(\.spec).joined(separator: ", ")
-            try audit(txn, .tierSet, actor: actor, subject: tier.name, detail: (existed ? "replaced: " : "created: ") + summary, at: now)
+            try putTier(txn, tier, existed: existed, actor: actor, at: now)
         }
+    }
+
+    /// What ``applyTiers(_:dryRun:actor:)`` does to one tier.
+    public enum TierChange: Sendable, Hashable {
+        /// A new tier.
+        case create(Tier)
+        /// An existing tier gets other limits.
+        case replace(old: Tier, new: Tier)
+        /// The stored tier equals the new one: nothing is written.
+        case unchanged(Tier)
+    }
+
+    /// Creates or replaces every tier of `tiers` (a ``PolicyFile``'s) in **one** write
+    /// transaction: all of them or, on any error, none. A tier equal to the stored one is left
+    /// alone (no audit event). Tiers of the store that are not in `tiers` are kept. With `dryRun`,
+    /// nothing is written (a read-only store will do) and the changes are only reported.
+    /// Refuses invalid tiers and a name given twice with ``TollgateError/Code/invalidArgument``.
+    @discardableResult
+    public func applyTiers(_ tiers: [Tier], dryRun: Bool = false, actor: String? = nil) throws(TollgateError) -> [TierChange] {
+        var names = Set<String>()
+        for tier in tiers {
+            try Validation.tier(tier)
+            guard names.insert(tier.name).inserted else { throw TollgateError(.invalidArgument, "tier \(tier.name) is given twice") }
+        }
+        func changes(_ txn: borrowing some ReadableTransaction & ~Copyable) throws -> [TierChange] {
+            try tiers.map { tier throws -> TierChange in
+                guard let old = try txn.withValue(in: tables.tiers, forKey: Array(tier.name.utf8), { try Tier.decode($0) }) else { return .create(tier) }
+                return old == tier ? .unchanged(tier) : .replace(old: old, new: tier)
+            }
+        }
+        if dryRun { return try read("plan tier changes") { txn in try changes(txn) } }
+        let now = clock.now()
+        return try write("apply \(tiers.count) tier(s)") { txn in
+            let planned = try changes(txn)
+            for change in planned {
+                switch change {
+                case .create(let tier): try putTier(txn, tier, existed: false, actor: actor, at: now)
+                case .replace(_, let tier): try putTier(txn, tier, existed: true, actor: actor, at: now)
+                case .unchanged: break
+                }
+            }
+            return planned
+        }
+    }
+
+    private func putTier(_ txn: borrowing WriteTransaction, _ tier: Tier, existed: Bool, actor: String?, at now: Timestamp) throws {
+        try txn.put(tier.encoded(), forKey: Array(tier.name.utf8), in: tables.tiers)
+        try bumpPolicyGeneration(txn)
+        let summary = tier.limits.map(\.spec).joined(separator: ", ")
+        try audit(txn, .tierSet, actor: actor, subject: tier.name, detail: (existed ? "replaced: " : "created: ") + summary, at: now)
     }
 
     /// The tier named `name`, or `nil`.

@@ -99,6 +99,17 @@ public final class Store: Sendable {
 
         /// Every table, in the order `stats` shows them.
         var all: [Table] { [meta, keys, keyIDs, owners, tiers, counters, usage, audit] }
+
+        func table(for dumped: DumpTable) -> Table {
+            switch dumped {
+            case .meta: meta
+            case .tiers: tiers
+            case .keys: keys
+            case .counters: counters
+            case .usage: usage
+            case .audit: audit
+            }
+        }
     }
 
     /// Opens the store at `options.path`, creating it when missing (unless `create` is off).

@@ -149,6 +149,34 @@ struct CLI {
         #expect(check.stdout.contains("tier free, which does not exist"))
     }
 
+    @Test func tierApplyWritesEveryTierOfAPolicyFileOrNone() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try cli.run("init").status == 0)
+        #expect(try cli.run("tier", "set", "free", "--limit", "5/second").status == 0)
+        let policy = directory + "/tiers.policy"
+        try "# tiers\ntier free: 10/second day=1000/day\ntier pro: 50/second:token-bucket,burst=100\n".write(toFile: policy, atomically: true, encoding: .utf8)
+
+        let dry = try cli.run("tier", "apply", policy, "--dry-run")
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("would replace tier free: second=5/1s:fixed  →  second=10/1s:fixed  day=1000/day:calendar"))
+        #expect(dry.stdout.contains("would create tier pro: second=50/1s:token-bucket,burst=100"))
+        #expect(dry.stdout.contains("dry run, nothing written: 1 created, 1 replaced, 0 unchanged"))
+        #expect(try cli.run("tier", "show", "pro").status != 0, "the dry run wrote nothing")
+
+        let applied = try cli.run("tier", "apply", policy)
+        #expect(applied.status == 0)
+        #expect(applied.stdout.contains("applied: 1 created, 1 replaced, 0 unchanged"))
+        #expect(try cli.run("tier", "show", "pro").stdout.contains("second=50/1s:token-bucket,burst=100"))
+        #expect(try cli.run("tier", "apply", "-", stdin: "tier pro: 50/second:token-bucket,burst=100\n").stdout.contains("unchanged tier pro"))
+
+        // One bad line: nothing is applied, and the error names line and column.
+        let bad = try cli.run("tier", "apply", "-", stdin: "tier free: 1/second\ntier gold: 10/fortnight\n")
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("line 2, column 15"), "\(bad.stderr)")
+        #expect(try cli.run("tier", "show", "free").stdout.contains("second=10/1s"))
+        #expect(try cli.run("tier", "apply", directory + "/missing.policy").status != 0)
+    }
+
     @Test func missingStoreIsAClearError() throws {
         let result = try CLI(store: directory + "/nothing-here").run("stats")
         #expect(result.status != 0)
@@ -157,11 +185,11 @@ struct CLI {
 }
 
 /// The help texts are part of the interface: a change to them shows up here. To accept a change,
-/// regenerate the files: `for c in "" "tier set" "authorize" "key create" "dump"; do …` (see Docs/cli.md).
+/// regenerate the files: `for c in "" "tier set" "tier apply" "authorize" "key create" "dump"; do …` (see Docs/cli.md).
 @Suite struct CLIHelpTests {
     static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
 
-    @Test(arguments: [[], ["tier", "set"], ["authorize"], ["key", "create"], ["dump"]])
+    @Test(arguments: [[], ["tier", "set"], ["tier", "apply"], ["authorize"], ["key", "create"], ["dump"]])
     func helpMatchesItsGoldenFile(_ command: [String]) throws {
         let name = (["help"] + command).joined(separator: "-")
         let expected = try String(contentsOf: Self.golden.appendingPathComponent(name + ".txt"), encoding: .utf8)

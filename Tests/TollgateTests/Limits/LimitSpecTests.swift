@@ -36,6 +36,21 @@ import Testing
         }
     }
 
+    @Test func theByteEntryPointAgreesAndGivesTheOffset() throws {
+        for spec in ["org=1_000/1d:gcra,burst=5", "us=5/250µs", " 3/m , by=user ", "ip=5/second,by=ip"] {
+            let fromBytes = try Array(spec.utf8).withUnsafeBytes { try Limit(specBytes: $0) }
+            #expect(fromBytes == (try Limit(spec: spec)), "\(spec)")
+        }
+        #expect(try Limit(spec: "us=5/250µs").windowMicroseconds == 250)
+        let error = #expect(throws: Limit.SpecError.self) { try Limit(spec: "10/second:gcra,burst=0") }
+        #expect(error?.offset == 15)
+        #expect(error?.part == "burst=0")
+        let window = #expect(throws: Limit.SpecError.self) { try Limit(spec: "10/99999999999999999999s") }
+        #expect(window?.reason.contains("positive count") == true, "a count beyond UInt64 is refused, not trapped on")
+        let long = #expect(throws: Limit.SpecError.self) { try Limit(spec: "1/" + String(repeating: "9", count: 18) + "d") }
+        #expect(long?.reason == "window too long")
+    }
+
     @Test func refusesOversizedInputBeforeLookingAtIt() {
         let long = String(repeating: "9", count: 10_000) + "/second"
         let error = #expect(throws: Limit.SpecError.self) { try Limit(spec: long) }

@@ -1,19 +1,10 @@
 @testable import Tollgate
+import TollgateTestSupport
 
-/// SplitMix64: a tiny seeded generator, so every property run is reproducible from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
+/// The seeded generator of TollgateTestSupport, under the name these tests know it by.
+typealias SplitMix64 = SeededGenerator
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededGenerator {
     /// True with probability `percent` / 100.
     mutating func chance(_ percent: UInt64) -> Bool {
         UInt64.random(in: 0..<100, using: &self) < percent
