@@ -107,21 +107,6 @@ public struct HTTPProblem: Sendable, Hashable {
         return "{" + members.joined(separator: ",") + "}"
     }
 
-    static func jsonString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// The dump's JSON string escaping (RFC 8259), one implementation for both.
+    static func jsonString(_ value: String) -> String { DumpRecord.json(value) }
 }
