@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "TollgateLMDBTests", dependencies: ["TollgateLMDB"]),
         .testTarget(
             name: "TollgateTests",
-            dependencies: ["Tollgate", "TollgateTestSupport", "TollgateLMDB"],
+            dependencies: ["Tollgate", "TollgateTestSupport", "TollgateLMDB", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["CLI/Golden"]
         ),
         .testTarget(name: "TollgateTestSupportTests", dependencies: ["TollgateTestSupport"]),
