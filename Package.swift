@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(
             name: "TollgateTests",
             dependencies: ["Tollgate", "TollgateTestSupport", "TollgateLMDB", .product(name: "Crypto", package: "swift-crypto")],
-            exclude: ["CLI/Golden"]
+            exclude: ["CLI/Golden", "Records/Golden"]
         ),
         .testTarget(name: "TollgateTestSupportTests", dependencies: ["TollgateTestSupport"]),
         .testTarget(
