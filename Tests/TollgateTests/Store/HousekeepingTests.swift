@@ -28,6 +28,9 @@ import TollgateTestSupport
         #expect(try fixture.store.sweep().rotatedKeys == 0)
         #expect(try fixture.store.authorize(key: old.secret).isAllowed)
         fixture.clock.advance(by: .seconds(10))
+        // Past its grace and before a sweep the old secret is `revoked` (Docs/keys.md); the sweep
+        // removes its hash, and from then on it is a key the store never saw.
+        #expect(try fixture.store.authorize(key: old.secret).outcome == .revoked)
         #expect(try fixture.store.sweep().rotatedKeys == 1)
         #expect(try fixture.store.authorize(key: old.secret).outcome == .unknownKey)
         #expect(try fixture.store.authorize(key: new.secret).isAllowed)
