@@ -181,7 +181,7 @@ public final class Environment: Sendable {
                     }
                     // mdb_txn_commit frees the handle whether it succeeds or not.
                     var freed = false
-                    let rc = lmdbCall(.commit) { freed = true; return mdb_txn_commit(txn) }
+                    let rc = lmdbCall(.commit, transaction: txn) { freed = true; return mdb_txn_commit(txn) }
                     if !freed { mdb_txn_abort(txn) }
                     try check(rc, "commit")
                     return result

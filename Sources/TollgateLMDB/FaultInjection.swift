@@ -1,3 +1,4 @@
+internal import CTollgateLMDB
 import Synchronization
 
 #if canImport(Glibc)
@@ -38,7 +39,7 @@ public enum FaultInjection {
     }
 
     /// Like ``inject(_:into:afterCalls:repeats:)``, but fires on any thread that works on the
-    /// environment at `path` (for background threads, such as a periodic sync).
+    /// environment at `path` (for background threads: a periodic sync, the group-commit writer).
     public static func inject(_ error: LMDBError, into operation: LMDBOperation, forEnvironmentAt path: String, repeats: Bool = false) {
         let fault = Fault(operation: operation, remainingCalls: 0, error: error, repeats: repeats, thread: nil, path: path)
         faults.withLock { $0.append(fault) }
@@ -55,16 +56,17 @@ public enum FaultInjection {
         faults.withLock { $0.removeAll { fault in fault.thread.map { pthread_equal($0, thread) != 0 } ?? false } }
     }
 
-    static func fault(for operation: LMDBOperation, path: String?) -> Int32? {
+    static func fault(for operation: LMDBOperation, path pathOf: () -> String?) -> Int32? {
         let thread = pthread_self()
         return faults.withLock { faults in
-            guard !faults.isEmpty,
-                  let index = faults.firstIndex(where: { fault in
-                      guard fault.operation == operation else { return false }
-                      if let faultThread = fault.thread { return pthread_equal(faultThread, thread) != 0 }
-                      return fault.path != nil && fault.path == path
-                  })
-            else { return nil }
+            guard !faults.isEmpty else { return nil }
+            // Only looked up when a fault is armed: debug builds stay fast on the hot path.
+            let path = faults.contains { $0.path != nil } ? pathOf() : nil
+            guard let index = faults.firstIndex(where: { fault in
+                guard fault.operation == operation else { return false }
+                if let faultThread = fault.thread { return pthread_equal(faultThread, thread) != 0 }
+                return fault.path != nil && fault.path == path
+            }) else { return nil }
             if faults[index].remainingCalls > 0 {
                 faults[index].remainingCalls -= 1
                 return nil
@@ -81,7 +83,25 @@ public enum FaultInjection {
 @inline(__always)
 func lmdbCall(_ operation: LMDBOperation, path: String? = nil, _ body: () -> Int32) -> Int32 {
     #if DEBUG
-    if let code = FaultInjection.fault(for: operation, path: path) { return code }
+    if let code = FaultInjection.fault(for: operation, path: { path }) { return code }
     #endif
     return body()
 }
+
+/// ``lmdbCall(_:path:_:)`` for a call inside `transaction`: a fault armed for an environment's
+/// path fires here too, so tests can fail the writer thread's puts and commits (group commit).
+@inline(__always)
+func lmdbCall(_ operation: LMDBOperation, transaction: OpaquePointer, _ body: () -> Int32) -> Int32 {
+    #if DEBUG
+    if let code = FaultInjection.fault(for: operation, path: { environmentPath(of: transaction) }) { return code }
+    #endif
+    return body()
+}
+
+#if DEBUG
+private func environmentPath(of transaction: OpaquePointer) -> String? {
+    var path: UnsafePointer<CChar>?
+    guard let environment = mdb_txn_env(transaction), mdb_env_get_path(environment, &path) == MDB_SUCCESS, let path else { return nil }
+    return String(cString: path)
+}
+#endif

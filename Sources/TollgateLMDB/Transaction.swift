@@ -146,7 +146,7 @@ extension WriteTransaction {
         var mdbKey = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var data = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
         let flags: UInt32 = mode == .noOverwrite ? UInt32(MDB_NOOVERWRITE) : 0
-        let rc = lmdbCall(.put) { mdb_put(handle, table.id, &mdbKey, &data, flags) }
+        let rc = lmdbCall(.put, transaction: handle) { mdb_put(handle, table.id, &mdbKey, &data, flags) }
         if rc == MDB_KEYEXIST { throw LMDBError(code: rc, context: "put into \(table.name)") }
         try record(rc, "put into \(table.name)")
     }
@@ -160,7 +160,7 @@ extension WriteTransaction {
     @discardableResult
     public func delete(_ key: UnsafeRawBufferPointer, in table: Table) throws(LMDBError) -> Bool {
         var mdbKey = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        let rc = lmdbCall(.delete) { mdb_del(handle, table.id, &mdbKey, nil) }
+        let rc = lmdbCall(.delete, transaction: handle) { mdb_del(handle, table.id, &mdbKey, nil) }
         if rc == MDB_NOTFOUND { return false }
         try record(rc, "delete from \(table.name)")
         return true
@@ -179,7 +179,7 @@ extension WriteTransaction {
 
     /// Removes the entry under `cursor` (for deleting while iterating).
     public func deleteCurrent(_ cursor: inout Cursor) throws(LMDBError) {
-        try record(lmdbCall(.delete) { mdb_cursor_del(cursor.handle, 0) }, "delete at cursor")
+        try record(lmdbCall(.delete, transaction: handle) { mdb_cursor_del(cursor.handle, 0) }, "delete at cursor")
     }
 }
 
