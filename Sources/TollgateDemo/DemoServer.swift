@@ -26,8 +26,12 @@ struct DemoServer: AsyncParsableCommand {
     var port = 8080
     @Option(help: "durable: every decision synced before it is answered; periodic: synced every 100 ms.")
     var durability: DurabilityChoice = .durable
-    @Option(name: .customLong("trusted-proxy"), help: "A proxy (CIDR) whose X-Forwarded-For / Forwarded is believed; repeatable.")
+    @Option(name: .customLong("trusted-proxy"), help: "A proxy (CIDR) whose --proxy-header is believed; repeatable.")
     var trustedProxies: [String] = []
+    @Option(help: "The one header the trusted proxies append the client to: x-forwarded-for, forwarded, or none.")
+    var proxyHeader: ProxyHeaderChoice = .xForwardedFor
+    @Option(help: "How many entries at the right of --proxy-header the trusted proxies append (1-32).")
+    var proxyHops = 1
     @Flag(help: "Also send X-RateLimit-Limit/Remaining/Reset.")
     var legacyHeaders = false
     @Option(help: "Log level (trace, debug, info, notice, warning, error).")
@@ -35,6 +39,10 @@ struct DemoServer: AsyncParsableCommand {
 
     enum DurabilityChoice: String, ExpressibleByArgument, CaseIterable {
         case durable, periodic
+    }
+
+    enum ProxyHeaderChoice: String, ExpressibleByArgument, CaseIterable {
+        case xForwardedFor = "x-forwarded-for", forwarded, none
     }
 
     func run() async throws {
@@ -52,7 +60,12 @@ struct DemoServer: AsyncParsableCommand {
 
         var configuration = TollgateConfiguration()
         configuration.keySources = [.apiKeyHeader, .bearer]
-        configuration.trustedProxies = try TrustedProxies(trustedProxies)
+        let header: TrustedProxies.ForwardingHeader = switch proxyHeader {
+        case .xForwardedFor: .xForwardedFor(trustedHops: proxyHops)
+        case .forwarded: .forwarded(trustedHops: proxyHops)
+        case .none: .none
+        }
+        configuration.trustedProxies = try TrustedProxies(trustedProxies, header: header)
         configuration.legacyHeaders = legacyHeaders
         var policies = RoutePolicies()
         policies.set("/health", .exempt)

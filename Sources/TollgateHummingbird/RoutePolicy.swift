@@ -58,9 +58,14 @@ public struct RoutePolicies: Sendable {
     }
 
     /// The policy for a request to `endpoint` (the router's path template) with `method`.
+    ///
+    /// `HEAD` without a policy of its own takes the `GET` route's: with Hummingbird's
+    /// `.autoGenerateHeadEndpoints` the GET responder (its handler included) answers it, so it must
+    /// need the same scope and cost the same.
     public func policy(method: HTTPRequest.Method, endpoint: String?) -> RoutePolicy {
         guard let endpoint else { return self.default }
-        if let byMethod = exact[Self.normalized(endpoint)], let policy = byMethod[method] ?? byMethod[nil] {
+        if let byMethod = exact[Self.normalized(endpoint)],
+           let policy = byMethod[method] ?? (method == .head ? byMethod[.get] : nil) ?? byMethod[nil] {
             return policy
         }
         let components = Self.components(endpoint)

@@ -1,36 +1,5 @@
 import Metrics
-import Synchronization
 import Tollgate
-
-/// Client addresses refused for too many failed key verifications, and until when: lets the
-/// middleware turn a guesser away without touching the store. Only a shortcut — the counts live
-/// in the store (shared by processes); an entry is added when the store says the budget is spent.
-final class BlockedClients: Sendable {
-    private let blocked = Mutex<[String: Decision]>([:])
-    private let capacity = 65_536
-
-    /// The refusal to repeat, while it stands.
-    func refusal(for client: String, at now: Timestamp) -> Decision? {
-        blocked.withLock { blocked in
-            guard let decision = blocked[client] else { return nil }
-            let until = decision.at.adding(microseconds: decision.retryAfter ?? 0)
-            if now < until {
-                var current = decision
-                current.shiftRetry(to: now)
-                return current
-            }
-            blocked[client] = nil
-            return nil
-        }
-    }
-
-    func block(_ client: String, decision: Decision) {
-        blocked.withLock { blocked in
-            if blocked.count >= capacity { blocked.removeAll(keepingCapacity: true) }
-            blocked[client] = decision
-        }
-    }
-}
 
 extension Decision {
     /// The same refusal seen `now` instead of at its own time: the waits shrink by the time passed.

@@ -3,16 +3,18 @@ public import Tollgate
 
 /// How ``TollgateMiddleware`` finds keys and clients, answers refusals and survives store failures.
 public struct TollgateConfiguration: Sendable {
-    /// Where keys are looked for, in order; a request presenting keys in two places that differ
-    /// is refused as ambiguous. Default: the `X-API-Key` header only.
+    /// Where keys are looked for, in order; a request presenting two different keys (in one place
+    /// or two) is refused as ambiguous, the same key twice is one key, and an `Authorization`
+    /// scheme other than `Bearer` is not a key. Default: the `X-API-Key` header only.
     public var keySources: [KeySource] = [.apiKeyHeader]
     /// The status for a request without any key: 400 (default) or 401.
     public var missingKeyStatus: HTTPProblem.MissingKeyStatus = .badRequest
     /// The realm named in `WWW-Authenticate` challenges.
     public var realm = "api"
 
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` are believed. Default: none — the client is
-    /// the connection's peer.
+    /// Proxies whose forwarding header (the one ``TrustedProxies/header`` names, with its number
+    /// of trusted hops) is believed. Default: none — the client is the connection's peer. A
+    /// request whose header cannot be resolved gets 400.
     public var trustedProxies: TrustedProxies = .none
     /// IPv6 clients are counted per network of this many bits (a subscriber usually holds a /64).
     public var ipv6PrefixLength = 64
@@ -28,7 +30,8 @@ public struct TollgateConfiguration: Sendable {
 
     /// Failed key verifications (malformed, unknown, revoked, disabled or expired keys) are
     /// counted per client address against these limits; a client over them is refused with 429
-    /// before its key is even looked at. Empty: no brute-force protection.
+    /// before its key is even looked at. The budget is checked and counted in the decision's own
+    /// transaction (``FailureBudget``), so concurrent guesses are bounded too. Empty: no brute-force protection.
     public var failedVerificationLimits: [Limit] = [
         // 30 bad keys a minute, 300 an hour from one address: far above honest mistakes.
         Limit(name: "auth-failures", strategy: .slidingWindow, quantity: 30, windowMicroseconds: 60_000_000, subject: .custom("ip")),

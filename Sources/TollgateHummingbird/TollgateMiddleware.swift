@@ -46,7 +46,15 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
         }
         let started = ContinuousClock.now
         var context = context
-        let client = clientAddress(request, context)
+        let client: IPAddress?
+        do {
+            client = try clientAddress(request, context)
+        } catch {
+            // Counting it as the proxy would put every such client in one shared bucket.
+            metrics.record(.badRequest, since: started)
+            context.logger.notice("request refused: its client address cannot be resolved", metadata: ["tollgate.reason": .string(error.reason.rawValue)])
+            return problemResponse(.unresolvableClient(error))
+        }
         context.tollgate.clientAddress = client
         // No address (a Unix socket, an in-memory test channel): one shared `unknown` client.
         let clientSubject = client?.subjectValue(ipv6PrefixLength: configuration.ipv6PrefixLength) ?? "unknown"
@@ -72,8 +80,14 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
         var subjects = ["ip": clientSubject]
         if let endpoint = context.endpointPath { subjects["route"] = "\(request.method) \(endpoint)" }
         if let user = configuration.userSubject?(request) { subjects["user"] = user }
+        // The failed-verification budget is checked and counted in the decision's own transaction:
+        // counted after the decision, any number of concurrent guesses would be looked up before
+        // the first was counted. The store holds it, so a client refused by another process (or
+        // before a restart) is refused here too.
+        let budget = configuration.failedVerificationLimits.isEmpty
+            ? nil : FailureBudget(limits: configuration.failedVerificationLimits, subjects: ["ip": clientSubject])
         let authorization = AuthorizationRequest(
-            key: key, cost: policy.cost, scope: policy.scope, subjects: subjects, additionalLimits: policy.limits)
+            key: key, cost: policy.cost, scope: policy.scope, subjects: subjects, additionalLimits: policy.limits, failureBudget: budget)
 
         let decision: Decision
         do {
@@ -85,6 +99,10 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
         } catch {
             return try await storeFailed(error, request: request, context: context, started: started, next: next)
         }
+        if decision.refusedBeforeLookup {
+            metrics.record(.blockedClient, since: started)
+            return blocked(clientSubject, decision, context: context)
+        }
         metrics.record(decision.outcome, since: started)
 
         guard decision.isAllowed else {
@@ -92,12 +110,11 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
                 "tollgate.outcome": .string(decision.outcome.rawValue), "tollgate.key": .string(decision.key?.id ?? "-"),
             ])
             let problem = HTTPProblem(decision)!
-            switch decision.outcome {
-            case .malformedKey, .unknownKey, .revoked, .disabled, .expired:
+            if decision.outcome == .malformedKey {
+                // Answered before any transaction: counted separately.
                 return try await failedVerification(problem, client: clientSubject, context: context)
-            default:
-                return problemResponse(problem, headers: headers(for: decision), challenge: problem.status == 401)
             }
+            return problemResponse(problem, headers: headers(for: decision), challenge: problem.status == 401)
         }
         context.tollgate.decision = decision
         var response = try await next(request, context)
@@ -109,12 +126,18 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
 
     // MARK: Pieces
 
-    private func clientAddress(_ request: Request, _ context: Context) -> IPAddress? {
+    private func clientAddress(_ request: Request, _ context: Context) throws(ClientAddress.UnresolvableClient) -> IPAddress? {
         let peer = context.remoteAddress?.ipAddress.flatMap { IPAddress($0) as IPAddress? }
         guard let peer, configuration.trustedProxies.trusts(peer) else { return peer }
-        return ClientAddress.resolve(
-            peer: peer, forwarded: request.headers[values: .forwarded], xForwardedFor: request.headers[values: .xForwardedFor],
-            trusting: configuration.trustedProxies)
+        switch configuration.trustedProxies.header {
+        case .none:
+            return peer
+        case .xForwardedFor:
+            return try ClientAddress.resolve(
+                peer: peer, xForwardedFor: request.headers[values: .xForwardedFor], trusting: configuration.trustedProxies)
+        case .forwarded:
+            return try ClientAddress.resolve(peer: peer, forwarded: request.headers[values: .forwarded], trusting: configuration.trustedProxies)
+        }
     }
 
     private func credential(in request: Request) -> PresentedCredential {
@@ -141,22 +164,26 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
         return found
     }
 
-    /// Counts a failed verification against the client's budget, then answers the refusal.
+    /// Counts a failed verification that needed no lookup (a malformed credential or key)
+    /// against the client's budget, then answers the refusal.
     private func failedVerification(_ problem: HTTPProblem, client: String, context: Context) async throws -> Response {
         let challenge = problem.status == 401
         guard !configuration.failedVerificationLimits.isEmpty else { return problemResponse(problem, challenge: challenge) }
         do {
             let counted = try await store.throttle(configuration.failedVerificationLimits, subjects: ["ip": client], timeout: configuration.timeout)
-            if !counted.isAllowed {
-                blockedClients.block(client, decision: counted)
-                context.logger.notice("client over its failed key verification budget", metadata: ["tollgate.client": .string(client)])
-                return problemResponse(.tooManyFailures(counted), headers: retryHeaders(counted))
-            }
+            if !counted.isAllowed { return blocked(client, counted, context: context) }
         } catch {
             // The refusal stands either way; only the counting failed.
             context.logger.error("could not count a failed key verification: \(error)")
         }
         return problemResponse(problem, challenge: challenge)
+    }
+
+    /// Remembers that the store refused the client's budget, and answers 429.
+    private func blocked(_ client: String, _ refusal: Decision, context: Context) -> Response {
+        blockedClients.block(client, decision: refusal, at: refusal.at)
+        context.logger.notice("client over its failed key verification budget", metadata: ["tollgate.client": .string(client)])
+        return problemResponse(.tooManyFailures(refusal), headers: retryHeaders(refusal))
     }
 
     private func storeFailed(

@@ -13,7 +13,7 @@ func makeApp(store: Store) throws -> some ApplicationProtocol {
     // How keys and clients are found, and what a refusal looks like.
     var configuration = TollgateConfiguration()
     configuration.keySources = [.apiKeyHeader, .bearer]        // X-API-Key or Authorization: Bearer
-    configuration.trustedProxies = try TrustedProxies(["10.0.0.0/8"])  // your load balancers
+    configuration.trustedProxies = try TrustedProxies(["10.0.0.0/8"], header: .xForwardedFor(trustedHops: 1))  // your load balancers
     configuration.failureMode = .closed                         // 503 if the store fails (default)
 
     // What each route costs and needs, on top of the key's tier.

@@ -14,7 +14,7 @@ import TollgateTestSupport
 /// Over real loopback connections: the client address is the connection's peer, 127.0.0.1.
 @Suite("Hummingbird middleware over loopback")
 struct LiveTests {
-    let loopback = try! TrustedProxies(["127.0.0.1/32"])
+    let loopback = try! TrustedProxies(["127.0.0.1/32"], header: .xForwardedFor(trustedHops: 1))
 
     func whoami(_ client: some TestClientProtocol, _ fields: HTTPFields) async throws -> String {
         try await client.executeRequest(uri: "/whoami", method: .get, headers: fields, body: nil).text
@@ -50,8 +50,6 @@ struct LiveTests {
             // The client may prepend anything; the proxy's own entry (rightmost) counts.
             let viaProxy = headers([("X-API-Key", key.secret), ("X-Forwarded-For", "6.6.6.6, 203.0.113.1")])
             #expect(try await whoami(client, viaProxy).hasSuffix(" 203.0.113.1 false"))
-            let forwarded = headers([("X-API-Key", key.secret), ("Forwarded", "for=\"[2001:db8::1]:443\"")])
-            #expect(try await whoami(client, forwarded).hasSuffix(" 2001:db8::1 false"))
             for fake in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
                 let fields = headers([("X-API-Key", key.secret), ("X-Forwarded-For", fake)])
                 try await expectStatus(client, "/items", fields, .ok)
@@ -63,6 +61,44 @@ struct LiveTests {
             try await expectStatus(client, "/items", headers([("X-API-Key", key.secret), ("X-Forwarded-For", "2001:db8:1:1::b")]), .ok)
             try await expectStatus(client, "/items", headers([("X-API-Key", key.secret), ("X-Forwarded-For", "2001:db8:1:1::c")]), .tooManyRequests)
         }
+    }
+
+    // Issue 12 item 1.
+    @Test func onlyTheConfiguredForwardingHeaderIsBelievedAndAnUnresolvableOneIs400() async throws {
+        let harness = try Harness()
+        defer { harness.remove() }
+        try harness.store.setTier(Tier(name: "big", limits: [try Limit(spec: "hour=100/hour")]))
+        let key = try harness.key(tier: "big")
+        var configuration = TollgateConfiguration()
+        configuration.trustedProxies = loopback
+        try await harness.app(configuration: configuration).test(.live) { client in
+            // The proxy appends to X-Forwarded-For and passes the client's own Forwarded through.
+            let both = headers([("X-API-Key", key.secret), ("Forwarded", "for=203.0.113.99"), ("X-Forwarded-For", "198.51.100.7")])
+            #expect(try await whoami(client, both).hasSuffix(" 198.51.100.7 false"))
+            let forwardedOnly = headers([("X-API-Key", key.secret), ("Forwarded", "for=203.0.113.99")])
+            #expect(try await whoami(client, forwardedOnly).hasSuffix(" 127.0.0.1 false"))
+            // What cannot be resolved is refused, not counted as the proxy.
+            let huge = Array(repeating: "1.2.3.4", count: 2_000).joined(separator: ",")
+            for (value, detail) in [
+                (huge, "The forwarding header is too long."),
+                ("198.51.100.7, garbage", "The forwarding header does not identify the client."),
+            ] {
+                let response = try await client.executeRequest(
+                    uri: "/whoami", method: .get, headers: headers([("X-API-Key", key.secret), ("X-Forwarded-For", value)]), body: nil)
+                #expect(response.status == .badRequest)
+                #expect(response.problem?["detail"] as? String == detail)
+            }
+        }
+        var forwarded = TollgateConfiguration()
+        forwarded.trustedProxies = try TrustedProxies(["127.0.0.1/32"], header: .forwarded(trustedHops: 1))
+        try await harness.app(configuration: forwarded).test(.live) { client in
+            let both = headers([("X-API-Key", key.secret), ("Forwarded", "for=\"[2001:db8::1]:443\""), ("X-Forwarded-For", "198.51.100.7")])
+            #expect(try await whoami(client, both).hasSuffix(" 2001:db8::1 false"))
+            let broken = headers([("X-API-Key", key.secret), ("Forwarded", "for=\"2001:db8::1")])
+            try await expectStatus(client, "/whoami", broken, .badRequest)
+        }
+        // Only whoami's allowed requests were charged (three of them).
+        #expect(try harness.store.peek(key: key.secret).limits[0].remaining == 97)
     }
 
     @Test func guessingKeysIsThrottledPerClientBeforeAnyLookup() async throws {

@@ -234,8 +234,10 @@ struct MiddlewareTests {
             let ambiguous = try await client.executeRequest(uri: "/items", method: .get, headers: conflicting, body: nil)
             #expect(ambiguous.status == .badRequest)
             #expect(ambiguous.problem?["detail"] as? String == "More than one API key was presented.")
+            // Another scheme is not a key: alone, no key was presented.
             let basic = try await client.executeRequest(uri: "/items", method: .get, headers: headers([("Authorization", "Basic YTpi")]), body: nil)
-            #expect(basic.status == .unauthorized)
+            #expect(basic.status == .badRequest)
+            #expect(basic.problem?["detail"] as? String == "No API key was presented.")
         }
     }
 

@@ -66,11 +66,23 @@ func resolve(_ bytes: UnsafeRawBufferPointer, forwarded: Bool) {
     guard parts.count >= 2 else { return }
     let peer = IPAddress(parts[0])
     let networks = parts[1].split(separator: ",").compactMap { try? IPNetwork(String($0)) }
-    let proxies = TrustedProxies(networks: networks)
+    // The hop count comes from the CIDR field's length, so every count is reached.
+    let trustedHops = 1 + parts[1].count % ClientAddress.maximumHops
+    guard let proxies = try? TrustedProxies(
+        networks: networks, header: forwarded ? .forwarded(trustedHops: trustedHops) : .xForwardedFor(trustedHops: trustedHops))
+    else { fatalError("trusted hops \(trustedHops) refused") }
     let headers = Array(parts.dropFirst(2))
-    let client = forwarded
-        ? ClientAddress.resolve(peer: peer, forwarded: headers, trusting: proxies)
-        : ClientAddress.resolve(peer: peer, xForwardedFor: headers, trusting: proxies)
+    let client: IPAddress?
+    do {
+        client = try forwarded
+            ? ClientAddress.resolve(peer: peer, forwarded: headers, trusting: proxies)
+            : ClientAddress.resolve(peer: peer, xForwardedFor: headers, trusting: proxies)
+    } catch {
+        // Refusing is only for a trusted peer's header; an untrusted or absent peer always resolves.
+        if let peer, !proxies.trusts(peer) { fatalError("an untrusted peer's request was refused") }
+        if peer == nil { fatalError("a request without a peer was refused") }
+        return
+    }
     guard let peer else {
         if client != nil { fatalError("a client without a peer") }
         return

@@ -90,6 +90,9 @@ public struct Decision: Sendable, Hashable {
     public var keyRejection: KeyFormat.Rejection?
     /// What ``Store/refund(_:)`` needs to give the cost back; only on allowed decisions.
     var receipt: Receipt?
+    /// The request's ``AuthorizationRequest/failureBudget`` was spent, so its key was not looked
+    /// up: the outcome is `rateLimited`, `key` is `nil` and `limits` are the budget's.
+    public var refusedBeforeLookup = false
 
     public var isAllowed: Bool { outcome == .allowed }
 

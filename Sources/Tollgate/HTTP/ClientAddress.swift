@@ -1,59 +1,113 @@
-/// The proxies whose `Forwarded` / `X-Forwarded-For` headers are believed. Empty by default:
-/// then the client is the connection's peer and those headers are ignored (any client can send
-/// them, so believing them from anyone lets every request pick its own rate-limit bucket).
+/// The proxies whose forwarding header is believed, and which header that is. Empty by default:
+/// then the client is the connection's peer and forwarding headers are ignored (any client can
+/// send them, so believing them from anyone lets every request pick its own rate-limit bucket).
+///
+/// The header is a setting, never a guess: most proxies (nginx `$proxy_add_x_forwarded_for`, AWS
+/// ALB, HAProxy `forwardfor`) append only to `X-Forwarded-For` and pass a client's own `Forwarded`
+/// through untouched, so believing whichever header is present would let the client choose.
 public struct TrustedProxies: Sendable, Hashable {
     public var networks: [IPNetwork]
+    public let header: ForwardingHeader
 
-    /// Trust nobody: the client address is always the connection's peer.
-    public static let none = TrustedProxies(networks: [])
+    /// The one header the trusted proxies write, and how many entries at its right end they
+    /// append (one per proxy in front of the server that appends to it).
+    public enum ForwardingHeader: Sendable, Hashable {
+        /// Believe no header: the client is the peer even when the peer is trusted.
+        case none
+        case xForwardedFor(trustedHops: Int)
+        /// RFC 7239 `Forwarded`, its `for=` parameters.
+        case forwarded(trustedHops: Int)
 
-    public init(networks: [IPNetwork]) { self.networks = networks }
+        var trustedHops: Int {
+            switch self {
+            case .none: 0
+            case .xForwardedFor(let hops), .forwarded(let hops): hops
+            }
+        }
+    }
+
+    /// Trust nobody: the client is always the connection's peer.
+    public static let none = TrustedProxies(validated: [], header: .none)
+
+    /// - Throws: ``TollgateError/Code/invalidArgument`` when `trustedHops` is outside
+    ///   1...``ClientAddress/maximumHops``.
+    public init(networks: [IPNetwork], header: ForwardingHeader) throws(TollgateError) {
+        if case .none = header {} else {
+            guard (1...ClientAddress.maximumHops).contains(header.trustedHops) else {
+                throw TollgateError(
+                    .invalidArgument, "trusted hops must be between 1 and \(ClientAddress.maximumHops), not \(header.trustedHops)")
+            }
+        }
+        self.init(validated: networks, header: header)
+    }
 
     /// From CIDR texts such as `["10.0.0.0/8", "127.0.0.1"]`.
-    public init(_ cidrs: [String]) throws(TollgateError) {
+    public init(_ cidrs: [String], header: ForwardingHeader) throws(TollgateError) {
         var networks: [IPNetwork] = []
         for cidr in cidrs { networks.append(try IPNetwork(cidr)) }
+        try self.init(networks: networks, header: header)
+    }
+
+    private init(validated networks: [IPNetwork], header: ForwardingHeader) {
         self.networks = networks
+        self.header = header
     }
 
     public func trusts(_ address: IPAddress) -> Bool { networks.contains { $0.contains(address) } }
 }
 
 /// Resolves the client's address from the connection's peer and, only when the peer is a trusted
-/// proxy, the forwarding headers.
+/// proxy, the configured forwarding header.
 ///
-/// The walk goes right to left through the hops the proxies appended (RFC 7239 §7.4): each hop
-/// that is a trusted proxy is skipped, the first one that is not is the client. A hop that does
-/// not parse (`unknown`, an obfuscated name, junk) ends the walk at the last address a trusted
-/// proxy vouched for — so a malicious client can add entries on the left but never choose the
-/// address it is counted under.
+/// The walk goes right to left through the entries the trusted proxies appended (RFC 7239 §7.4),
+/// at most ``TrustedProxies/ForwardingHeader`` `trustedHops` of them: the first that is not a
+/// trusted address is the client; when all are trusted, the last one looked at is. Entries further
+/// left were written by the client and are never looked at, so a client can add entries but never
+/// choose the address it is counted under. What cannot be resolved — a header over the size bound,
+/// one that breaks its grammar, an unidentified entry (`unknown`, `_hidden`, junk) where a trusted
+/// proxy should have written an address — throws ``UnresolvableClient``: counting such a request
+/// as the proxy would put every such client in one shared bucket.
 public enum ClientAddress {
-    /// Header values longer than this are not parsed: the client is then the last trusted hop.
+    /// Forwarding header values (all lines together) longer than this are refused.
     public static let maximumHeaderBytes = 8_192
-    /// At most this many hops are looked at, from the right.
+    /// At most this many entries are kept, from the right (and at most this many trusted hops).
     public static let maximumHops = 32
+
+    /// Why a client address could not be resolved. Never carries the header's text.
+    public struct UnresolvableClient: Error, Sendable, Hashable {
+        public enum Reason: String, Sendable, Hashable {
+            /// The header's values are over ``ClientAddress/maximumHeaderBytes``.
+            case tooLong
+            /// The header does not follow its grammar.
+            case malformed
+            /// An entry a trusted proxy appended is not an address.
+            case unidentifiedHop
+        }
+        public var reason: Reason
+        public init(_ reason: Reason) { self.reason = reason }
+    }
 
     /// - Parameters:
     ///   - peer: the connection's remote address (`nil` on a Unix socket or in tests).
-    ///   - forwarded: every `Forwarded` header value, in order; preferred when present.
-    ///   - xForwardedFor: every `X-Forwarded-For` value, in order; used when no `Forwarded` is.
+    ///   - forwarded: every `Forwarded` header value, in order; read only with `.forwarded`.
+    ///   - xForwardedFor: every `X-Forwarded-For` value, in order; read only with `.xForwardedFor`.
     public static func resolve(
         peer: IPAddress?, forwarded: [String] = [], xForwardedFor: [String] = [], trusting proxies: TrustedProxies
-    ) -> IPAddress? {
+    ) throws(UnresolvableClient) -> IPAddress? {
         guard let peer else { return nil }
         guard proxies.trusts(peer) else { return peer }
-        let hops: [Hop]?
-        if !forwarded.isEmpty {
-            hops = parseChain(forwarded) { Self.forwardedHops(UnsafeRawBufferPointer($0)) }
-        } else if !xForwardedFor.isEmpty {
-            hops = parseChain(xForwardedFor) { Self.xForwardedForHops(UnsafeRawBufferPointer($0)) }
-        } else {
+        let hops: [Hop]
+        switch proxies.header {
+        case .none:
             return peer
+        case .xForwardedFor:
+            hops = try parseChain(xForwardedFor) { Self.xForwardedForHops(UnsafeRawBufferPointer($0)) }
+        case .forwarded:
+            hops = try parseChain(forwarded) { Self.forwardedHops(UnsafeRawBufferPointer($0)) }
         }
-        guard let hops else { return peer }
         var client = peer
-        for hop in hops.reversed() {
-            guard case .address(let address) = hop else { return client }
+        for hop in hops.reversed().prefix(proxies.header.trustedHops) {
+            guard case .address(let address) = hop else { throw UnresolvableClient(.unidentifiedHop) }
             client = address
             if !proxies.trusts(address) { return address }
         }
@@ -159,14 +213,16 @@ public enum ClientAddress {
         return hops.count <= maximumHops ? hops : Array(hops.suffix(maximumHops))
     }
 
-    private static func parseChain(_ values: [String], _ parse: (UnsafeBufferPointer<UInt8>) -> [Hop]?) -> [Hop]? {
+    private static func parseChain(
+        _ values: [String], _ parse: (UnsafeBufferPointer<UInt8>) -> [Hop]?
+    ) throws(UnresolvableClient) -> [Hop] {
         var all: [Hop] = []
         var total = 0
         for value in values {
             total += value.utf8.count
-            guard total <= maximumHeaderBytes else { return nil }
+            guard total <= maximumHeaderBytes else { throw UnresolvableClient(.tooLong) }
             var value = value
-            guard let hops = value.withUTF8(parse) else { return nil }
+            guard let hops = value.withUTF8(parse) else { throw UnresolvableClient(.malformed) }
             all += hops
         }
         return all.count <= maximumHops ? all : Array(all.suffix(maximumHops))

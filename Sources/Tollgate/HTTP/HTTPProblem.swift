@@ -77,10 +77,20 @@ public struct HTTPProblem: Sendable, Hashable {
     public static func malformedCredential(_ reason: PresentedCredential.Reason) -> HTTPProblem {
         let detail = switch reason {
         case .ambiguous: "More than one API key was presented."
-        case .notBearer: "The Authorization header must use the Bearer scheme."
         default: "The API key is not a valid key."
         }
         return HTTPProblem(status: reason == .ambiguous ? 400 : 401, title: reason == .ambiguous ? "Bad Request" : "Unauthorized", detail: detail)
+    }
+
+    /// The client's address could not be resolved through the trusted proxies' forwarding header
+    /// (``ClientAddress/UnresolvableClient``): 400, rather than counting the request as the proxy.
+    public static func unresolvableClient(_ error: ClientAddress.UnresolvableClient) -> HTTPProblem {
+        let detail = switch error.reason {
+        case .tooLong: "The forwarding header is too long."
+        case .malformed: "The forwarding header is not well-formed."
+        case .unidentifiedHop: "The forwarding header does not identify the client."
+        }
+        return HTTPProblem(status: 400, title: "Bad Request", detail: detail)
     }
 
     /// Too many failed verifications from one client: refused before the key is looked at.

@@ -18,12 +18,12 @@ public enum PresentedCredential: Sendable, Hashable {
     case missing
     /// A candidate key (not yet checked: ``KeyFormat/parse(_:)`` and the store do that).
     case key(String)
-    /// Something that cannot be a key: too long, not visible ASCII, the wrong `Authorization`
-    /// scheme, or more than one key. Says why, never what.
+    /// Something that cannot be a key: too long, not visible ASCII, an empty bearer token, or two
+    /// different keys. Says why, never what.
     case malformed(Reason)
 
     public enum Reason: String, Sendable, Hashable {
-        case tooLong, invalidCharacters, notBearer, emptyBearer, ambiguous
+        case tooLong, invalidCharacters, emptyBearer, ambiguous
     }
 
     /// Values longer than this are refused before they are copied (the longest key is
@@ -47,15 +47,14 @@ public enum PresentedCredential: Sendable, Hashable {
     }
 
     /// One `Authorization` value: `Bearer <token>`, the scheme case-insensitive (RFC 9110 §11.1).
-    /// Another scheme (`Basic …`) is ``Reason/notBearer``.
+    /// Another scheme (`Basic …`, for a proxy or another layer) carries no API key: ``missing``,
+    /// so it neither clashes with a key sent elsewhere nor counts as a failed verification.
     public static func authorization(_ value: UnsafeRawBufferPointer) -> PresentedCredential {
         guard value.count <= maximumValueBytes else { return .malformed(.tooLong) }
         let text = HTTPSyntax.trimmed(value[...])
         if text.isEmpty { return .missing }
         let scheme = text.prefix { $0 != 0x20 && $0 != 0x09 }
-        guard scheme.count == 6, HTTPSyntax.asciiLowercased(scheme).elementsEqual("bearer".utf8) else {
-            return .malformed(.notBearer)
-        }
+        guard scheme.count == 6, HTTPSyntax.asciiLowercased(scheme).elementsEqual("bearer".utf8) else { return .missing }
         let credentials = HTTPSyntax.trimmed(text[scheme.endIndex...])
         guard !credentials.isEmpty else { return .malformed(.emptyBearer) }
         return token(credentials)
@@ -77,6 +76,8 @@ public enum PresentedCredential: Sendable, Hashable {
             switch (found, credential) {
             case (_, .missing): continue
             case (.missing, _): found = credential
+            // The same key twice (a client or proxy that repeats the header) is one key.
+            case (.key(let a), .key(let b)) where a == b: continue
             default: return .malformed(.ambiguous)
             }
         }

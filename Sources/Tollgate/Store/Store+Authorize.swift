@@ -16,10 +16,13 @@ public struct AuthorizationRequest: Sendable, Hashable {
     public var additionalLimits: [Limit]
     /// The decision's time; `nil`: the store's clock.
     public var at: Timestamp?
+    /// The client's budget of failed verifications, checked and counted in the decision's own
+    /// transaction; `nil`: none.
+    public var failureBudget: FailureBudget?
 
     public init(
         key: String, cost: UInt64 = 1, scope: String? = nil, subjects: [String: String] = [:],
-        additionalLimits: [Limit] = [], at: Timestamp? = nil
+        additionalLimits: [Limit] = [], at: Timestamp? = nil, failureBudget: FailureBudget? = nil
     ) {
         self.key = key
         self.cost = cost
@@ -27,6 +30,7 @@ public struct AuthorizationRequest: Sendable, Hashable {
         self.subjects = subjects
         self.additionalLimits = additionalLimits
         self.at = at
+        self.failureBudget = failureBudget
     }
 }
 
@@ -124,8 +128,12 @@ extension Store {
         if let rejection = keyFormat.parse(request.key) {
             return .rejected(.malformedKey, cost: request.cost, at: now, rejection: rejection)
         }
+        if let budget = request.failureBudget { try Self.validateKeyless(budget.limits) }
         let prepared = Prepared(request: request, hash: hasher.hash(request.key), now: now)
-        return try read("peek") { txn in try plan(txn, prepared, consume: false).decision }
+        return try read("peek") { txn in
+            if let budget = request.failureBudget, let refusal = try refusalBeforeLookup(txn, budget, at: now) { return refusal }
+            return try plan(txn, prepared, consume: false).decision
+        }
     }
 
     /// Gives back what an allowed decision consumed — its cost on every counter and the credits it
@@ -213,13 +221,17 @@ extension Store {
     func prepare(_ request: AuthorizationRequest) throws(TollgateError) -> Preparation {
         try ensureWritable()
         try Validation.additionalLimits(request.additionalLimits)
+        if let budget = request.failureBudget { try Self.validateKeyless(budget.limits) }
         let now = now(request.at)
         if let rejection = keyFormat.parse(request.key) {
             return .decided(.rejected(.malformedKey, cost: request.cost, at: now, rejection: rejection))
         }
         let prepared = Prepared(request: request, hash: hasher.hash(request.key), now: now)
         if deniedRecently.isDenied(prepared.hash, at: now) {
-            let decision = try read("authorize") { txn in try plan(txn, prepared, consume: false).decision }
+            let decision = try read("authorize") { txn in
+                if let budget = request.failureBudget, let refusal = try refusalBeforeLookup(txn, budget, at: now) { return refusal }
+                return try plan(txn, prepared, consume: false).decision
+            }
             if !decision.isAllowed {
                 noteOutcome(decision, prepared)
                 return .decided(decision)
@@ -230,6 +242,8 @@ extension Store {
 
     /// After a decision: remember refusals (for the read-only path) and count denials.
     func noteOutcome(_ decision: Decision, _ prepared: Prepared) {
+        // The client's refusal, not the key's: nothing to remember about the key.
+        guard !decision.refusedBeforeLookup else { return }
         switch decision.outcome {
         case .rateLimited, .creditsExhausted:
             if let key = decision.key { pendingDenials.record(keyID: key.id, day: Self.day(of: decision.at)) }
@@ -371,8 +385,12 @@ extension Store {
 
     /// Plans and, when allowed, applies a decision in one write transaction.
     func decide(_ txn: borrowing WriteTransaction, _ prepared: Prepared) throws -> Decision {
+        if let budget = prepared.request.failureBudget, let refusal = try refusalBeforeLookup(txn, budget, at: prepared.now) {
+            return refusal
+        }
         let plan = try plan(txn, prepared)
         if let writes = plan.writes { try apply(writes, txn) }
+        if let budget = prepared.request.failureBudget { try countFailedVerification(txn, budget, plan.decision) }
         return plan.decision
     }
 

@@ -1,5 +1,27 @@
 import TollgateLMDB
 
+/// A client's budget of failed key verifications (unknown, revoked, disabled or expired keys),
+/// kept in the store's counters like any keyless limit (``Store/throttle(_:subjects:cost:at:timeout:)``
+/// with the same limits and subjects reads and spends the same counters).
+///
+/// Given to ``AuthorizationRequest/failureBudget``, it is checked before the key is looked up and
+/// a failure is counted in the same write transaction as the lookup. Decisions are serialized by
+/// the writer, so every lookup sees every failure before it: however many guesses arrive at once,
+/// at most the budget's quantity are looked up, and a valid key consumes nothing of it. The
+/// counters are in the store, so a client refused by one process is refused by every process on
+/// the store, and after a restart. A malformed key is answered before any transaction and so is
+/// not counted here: count it with `throttle` (the Hummingbird middleware does).
+public struct FailureBudget: Sendable, Hashable {
+    /// Keyless limits: by a caller-supplied subject (`by=ip`) or global.
+    public var limits: [Limit]
+    public var subjects: [String: String]
+
+    public init(limits: [Limit], subjects: [String: String]) {
+        self.limits = limits
+        self.subjects = subjects
+    }
+}
+
 extension Store {
     /// Checks and consumes `limits` for a request that has no key — anonymous traffic per client
     /// IP, or failed key verifications per IP (brute-force protection) — in one write
@@ -42,7 +64,27 @@ extension Store {
         return try read("peek throttle") { txn in try planKeyless(txn, limits, subjects: subjects, cost: cost, at: now, consume: false).decision }
     }
 
-    private static func validateKeyless(_ limits: [Limit]) throws(TollgateError) {
+    /// The refusal of a request whose client's failure budget has no room for one more failure.
+    func refusalBeforeLookup<T: ReadableTransaction & ~Copyable>(
+        _ txn: borrowing T, _ budget: FailureBudget, at now: Timestamp
+    ) throws -> Decision? {
+        var decision = try planKeyless(txn, budget.limits, subjects: budget.subjects, cost: 1, at: now, consume: false).decision
+        guard !decision.isAllowed else { return nil }
+        decision.refusedBeforeLookup = true
+        return decision
+    }
+
+    /// Counts a failed verification against the budget, in the decision's transaction.
+    func countFailedVerification(_ txn: borrowing WriteTransaction, _ budget: FailureBudget, _ decision: Decision) throws {
+        switch decision.outcome {
+        case .unknownKey, .revoked, .disabled, .expired, .malformedKey:
+            _ = try decideKeyless(txn, budget.limits, subjects: budget.subjects, cost: 1, at: decision.at)
+        case .allowed, .rateLimited, .creditsExhausted, .forbidden:
+            break
+        }
+    }
+
+    static func validateKeyless(_ limits: [Limit]) throws(TollgateError) {
         try Validation.additionalLimits(limits)
         for limit in limits {
             switch limit.subject {
