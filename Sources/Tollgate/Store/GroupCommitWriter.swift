@@ -9,6 +9,11 @@ import TollgateLMDB
 protocol GroupCommitJob: AnyObject, Sendable {
     /// Runs inside the batch's transaction. Must catch its own failures (one request's error must
     /// not poison the batch) and may be run again if the transaction is retried after map growth.
+    ///
+    /// Must be all or nothing inside the shared transaction: every read and decode that can fail
+    /// comes before its first write, so that once it writes, only an LMDB error can stop it —
+    /// and that dooms the whole batch. A job that wrote and then threw would have its writes
+    /// committed with everyone else's.
     func run(_ txn: borrowing WriteTransaction)
     /// Called once, after the transaction committed (`nil`) or failed (the error).
     func finish(transactionError: (any Error)?)
@@ -245,11 +250,15 @@ final class PendingDenials: Sendable {
 }
 
 extension DailyUsage {
-    static func update(_ txn: borrowing WriteTransaction, _ table: Table, keyID: String, day: Int64, _ change: (inout DailyUsage) -> Void) throws {
-        let tableKey = tableKey(keyID: keyID, day: day)
-        var usage = try txn.withValue(in: table, forKey: tableKey) { try decode($0, day: day) }
+    /// The stored record of `keyID` for `day`, or an empty one; throws when it is damaged.
+    static func load<T: ReadableTransaction & ~Copyable>(_ txn: borrowing T, _ table: Table, keyID: String, day: Int64) throws -> DailyUsage {
+        try txn.withValue(in: table, forKey: tableKey(keyID: keyID, day: day)) { try decode($0, day: day) }
             ?? DailyUsage(day: day, allowed: 0, denied: 0, consumed: 0)
+    }
+
+    static func update(_ txn: borrowing WriteTransaction, _ table: Table, keyID: String, day: Int64, _ change: (inout DailyUsage) -> Void) throws {
+        var usage = try load(txn, table, keyID: keyID, day: day)
         change(&usage)
-        try txn.put(usage.encoded(), forKey: tableKey, in: table)
+        try txn.put(usage.encoded(), forKey: tableKey(keyID: keyID, day: day), in: table)
     }
 }

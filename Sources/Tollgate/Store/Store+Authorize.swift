@@ -330,8 +330,17 @@ extension Store {
             chargedCredits: key.credits != nil && cost > 0)
 
         // All allowed: the new states, the key record (credits, last use) and the usage ledger,
-        // for the caller to write at once in its transaction.
-        var writes = Writes(counters: newStates.map { ($0.tableKey, $0.counter) }, key: nil, keyID: key.id, day: Self.day(of: now), cost: cost)
+        // for the caller to write at once in its transaction. Every record they depend on is
+        // read and decoded here, before anything is written: `apply` then fails only in LMDB
+        // (which dooms the whole transaction), never after writing half of one request of a
+        // group-commit batch whose other requests commit.
+        let day = Self.day(of: now)
+        var usage = try DailyUsage.load(txn, tables.usage, keyID: key.id, day: day)
+        usage.allowed &+= 1
+        usage.consumed = usage.consumed.addingReportingOverflow(cost).overflow ? .max : usage.consumed + cost
+        var writes = Writes(
+            counters: newStates.map { ($0.tableKey, $0.counter) }, key: nil,
+            usage: (DailyUsage.tableKey(keyID: key.id, day: day), usage))
         let lastUsedIsStale = key.lastUsedAt.map { now.microseconds - $0.microseconds >= lastUsedResolution } ?? true
         if lastUsedIsStale { key.lastUsedAt = now }
         if lastUsedIsStale || refilled || (creditsBefore != nil && cost > 0) {
@@ -340,13 +349,11 @@ extension Store {
         return Plan(decision: decision, writes: writes)
     }
 
-    /// The writes of an allowed decision.
+    /// The writes of an allowed decision: final records, nothing left to read or decode.
     struct Writes {
         var counters: [(tableKey: [UInt8], counter: StoredCounter)]
         var key: (hash: [UInt8], record: StoredKey)?
-        var keyID: String
-        var day: Int64
-        var cost: UInt64
+        var usage: (tableKey: [UInt8], record: DailyUsage)
     }
 
     /// A decision and, when it consumes anything, what to write.
@@ -355,18 +362,16 @@ extension Store {
         var writes: Writes?
     }
 
-    /// Writes an allowed decision's effects into `txn`.
-    func apply(_ writes: Writes, _ txn: borrowing WriteTransaction) throws {
+    /// Writes an allowed decision's effects into `txn`: puts only, so it can fail only with an
+    /// LMDB error, which dooms the whole transaction.
+    func apply(_ writes: Writes, _ txn: borrowing WriteTransaction) throws(LMDBError) {
         for (tableKey, counter) in writes.counters {
             try txn.put(counter.encoded(), forKey: tableKey, in: tables.counters)
         }
         if let (hash, record) = writes.key {
             try txn.put(record.encoded(), forKey: hash, in: tables.keys)
         }
-        try DailyUsage.update(txn, tables.usage, keyID: writes.keyID, day: writes.day) { usage in
-            usage.allowed &+= 1
-            usage.consumed = usage.consumed.addingReportingOverflow(writes.cost).overflow ? .max : usage.consumed + writes.cost
-        }
+        try txn.put(writes.usage.record.encoded(), forKey: writes.usage.tableKey, in: tables.usage)
     }
 
     /// Plans and, when allowed, applies a decision in one write transaction.
