@@ -43,6 +43,8 @@ final class GroupCommitWriter: Sendable {
     private let wakeUp = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let started = Mutex(false)
+    /// The writer thread, once it runs: `stop()` called on it must not wait for it.
+    private let writerThread = Mutex<pthread_t?>(nil)
     private let batchSizes = Mutex(BatchStatistics())
     /// swift-metrics: requests per batch, and how long each batch's transaction took to commit
     /// (and sync, in durable mode). No-ops until the application bootstraps a metrics backend.
@@ -88,6 +90,11 @@ final class GroupCommitWriter: Sendable {
     var statistics: BatchStatistics { batchSizes.withLock { $0 } }
 
     /// Answers every queued job, then ends the thread. Idempotent.
+    ///
+    /// Called on the writer thread itself — the `Store` released there, by the last job holding
+    /// it — it does not wait: the thread would wait for itself forever, and the store would
+    /// never close. The thread is then between batches, so nothing is left to answer (every job
+    /// of a store holds the store), and it ends after the current batch.
     func stop() {
         let wasRunning: Bool = queue.withLock { queue in
             defer { queue.isStopping = true }
@@ -95,7 +102,8 @@ final class GroupCommitWriter: Sendable {
         }
         guard wasRunning, started.withLock({ $0 }) else { return }
         wakeUp.signal()
-        finished.wait()
+        let onWriterThread = writerThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        if !onWriterThread { finished.wait() }
     }
 
     private func startIfNeeded() {
@@ -110,6 +118,7 @@ final class GroupCommitWriter: Sendable {
     }
 
     private func runLoop() {
+        writerThread.withLock { $0 = pthread_self() }
         while true {
             wakeUp.wait()
             while let batch = takeBatch() {

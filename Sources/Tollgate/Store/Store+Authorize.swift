@@ -456,8 +456,9 @@ extension Store {
 /// One decision waiting for the group-commit writer, answered exactly once: by the writer after
 /// its transaction, or earlier by a cancellation or a refused submission.
 ///
-/// `@unchecked Sendable`: `outcome` is written only by the writer thread in `run` and read only
-/// by the same thread in `finish`; everything else is behind `state`'s lock.
+/// `@unchecked Sendable`: `outcome` and `body` are touched only by the writer thread, in `run`
+/// and `finish` (the job is handed to it by `submit`, behind the queue's lock, before either
+/// runs); everything else is behind `state`'s lock.
 final class DecisionJob: GroupCommitJob, @unchecked Sendable {
     private struct State {
         var continuation: CheckedContinuation<Result<Decision, TollgateError>, Never>?
@@ -467,7 +468,8 @@ final class DecisionJob: GroupCommitJob, @unchecked Sendable {
     }
 
     private let operation: String
-    private let body: @Sendable (borrowing WriteTransaction) throws -> Decision
+    /// Holds the `Store`; dropped in `finish`, before the caller is answered (see there).
+    private var body: (@Sendable (borrowing WriteTransaction) throws -> Decision)?
     private let state = Mutex(State())
     private var outcome: Result<Decision, TollgateError>?
 
@@ -507,7 +509,7 @@ final class DecisionJob: GroupCommitJob, @unchecked Sendable {
 
     func run(_ txn: borrowing WriteTransaction) {
         // Cancelled while queued: nothing to decide, nobody waiting.
-        if isAnswered { return }
+        guard !isAnswered, let body else { return }
         do {
             outcome = .success(try body(txn))
         } catch {
@@ -518,6 +520,12 @@ final class DecisionJob: GroupCommitJob, @unchecked Sendable {
     }
 
     func finish(transactionError: (any Error)?) {
+        // The body holds the store. Let go of it while the caller still waits (and so still holds
+        // the store too): the caller, not the writer thread, then drops the last reference and
+        // closes a store it never closed — when its own reference goes, not some time later.
+        // (A caller answered early, by a timeout or a cancellation, may be gone already; then the
+        // store is released here, on the writer thread, which `GroupCommitWriter.stop()` allows.)
+        body = nil
         if let transactionError {
             answer(.failure(Store.mapError(transactionError, operation)))
         } else {

@@ -6,8 +6,9 @@ import TollgateLMDB
 import TollgateTestSupport
 
 /// Holds the store's LMDB write lock on a thread of its own until `release()`, so that requests
-/// pile up in the group-commit queue: batches and back-pressure become deterministic.
-private final class WriteLockHolder: Sendable {
+/// pile up in the group-commit queue: batches and back-pressure become deterministic. Shared with
+/// `StoreReleaseTests`.
+final class WriteLockHolder: Sendable {
     private let acquired = DispatchSemaphore(value: 0)
     private let released = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
