@@ -158,10 +158,11 @@ final class GroupCommitWriter: Sendable {
         let denials = pendingDenials.take()
         let started = DispatchTime.now().uptimeNanoseconds
         do {
-            try environment.write { txn in
+            let skipped = try environment.write { txn in
                 for job in batch { job.run(txn) }
-                try denials.write(txn, usage: usage)
+                return try denials.write(txn, usage: usage)
             }
+            pendingDenials.noteSkipped(skipped)
             commitTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
             batchSizeRecorder.record(batch.count)
             batchSizes.withLock { stats in
@@ -227,14 +228,44 @@ final class PendingDenials: Sendable {
         fileprivate var counts: [Key: UInt64]
 
         /// Adds the counts to the usage ledger; run again in a retried transaction, writes them again.
-        func write(_ txn: borrowing WriteTransaction, usage: Table) throws {
+        ///
+        /// A count whose day's record is damaged is skipped, not written: failing here would fail
+        /// the transaction, the counts would be restored, and every later transaction of the
+        /// process — other keys' decisions, `createKey` — would fail on the same record. Returns
+        /// how many counts were skipped; the caller reports them with ``PendingDenials/noteSkipped(_:)``
+        /// once its transaction committed.
+        func write(_ txn: borrowing WriteTransaction, usage: Table) throws -> UInt64 {
+            var skipped: UInt64 = 0
             for (key, denied) in counts {
-                try DailyUsage.update(txn, usage, keyID: key.keyID, day: key.day) { $0.denied &+= denied }
+                var record: DailyUsage
+                do {
+                    record = try DailyUsage.load(txn, usage, keyID: key.keyID, day: key.day)
+                } catch is RecordDecodingError {
+                    skipped &+= denied
+                    continue
+                }
+                record.denied &+= denied
+                try txn.put(record.encoded(), forKey: DailyUsage.tableKey(keyID: key.keyID, day: key.day), in: usage)
             }
+            return skipped
         }
     }
 
     private let pending = Mutex<[Key: UInt64]>([:])
+    private let skipped = Mutex<UInt64>(0)
+    /// swift-metrics: denied counts dropped because their usage record is damaged.
+    private let skippedCounter = Counter(label: "tollgate_denied_counts_skipped")
+
+    /// Denied counts dropped since the store opened because their day's usage record is damaged
+    /// (``Store/skippedDeniedCounts``).
+    var skippedCount: UInt64 { skipped.withLock { $0 } }
+
+    /// Records counts that a committed transaction skipped.
+    func noteSkipped(_ count: UInt64) {
+        guard count > 0 else { return }
+        skipped.withLock { $0 &+= count }
+        skippedCounter.increment(by: Int64(clamping: count))
+    }
 
     func record(keyID: String, day: Int64) {
         pending.withLock { $0[Key(keyID: keyID, day: day), default: 0] &+= 1 }

@@ -87,6 +87,12 @@ public final class Store: Sendable {
     /// power loss (a process crash still loses nothing). Report it from a health check.
     public var periodicSyncFailure: TollgateError? { syncFailure.withLock { $0 } }
 
+    /// Denied counts that this store, since it opened, could not add to the usage ledger because
+    /// the day's record there is damaged (`check()` reports the record). They are dropped rather
+    /// than retried: a damaged record must not stop every other write. Also counted in the
+    /// `tollgate_denied_counts_skipped` metric.
+    public var skippedDeniedCounts: UInt64 { pendingDenials.skippedCount }
+
     struct Tables: Sendable {
         let meta: Table
         let keys: Table
@@ -313,11 +319,13 @@ public final class Store: Sendable {
     func write<R>(_ what: String, _ body: (borrowing WriteTransaction) throws -> R) throws(TollgateError) -> R {
         try ensureWritable()
         let denials = pendingDenials.take()
+        let result: R
+        var skipped: UInt64 = 0
         do {
-            return try Self.storageCall(what) {
+            result = try Self.storageCall(what) {
                 try environment.write { txn in
                     let result = try body(txn)
-                    try denials.write(txn, usage: tables.usage)
+                    skipped = try denials.write(txn, usage: tables.usage)
                     return result
                 }
             }
@@ -325,6 +333,8 @@ public final class Store: Sendable {
             pendingDenials.restore(denials)
             throw error
         }
+        pendingDenials.noteSkipped(skipped)
+        return result
     }
 
     static func storageCall<R>(_ what: String, _ body: () throws -> R) throws(TollgateError) -> R {
