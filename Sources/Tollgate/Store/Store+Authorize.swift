@@ -104,7 +104,7 @@ extension Store {
         case .decided(let decision): return decision
         case .needsWrite(let value): prepared = value
         }
-        let decision = try write("authorize") { txn in try decide(txn, prepared) }
+        let decision = try write("authorize", as: .decision) { txn in try decide(txn, prepared) }
         noteOutcome(decision, prepared)
         return decision
     }
@@ -134,7 +134,7 @@ extension Store {
     public func refund(_ decision: Decision, at: Timestamp? = nil) throws(TollgateError) {
         guard decision.isAllowed, let receipt = decision.receipt, decision.cost > 0 else { return }
         let now = now(at)
-        try write("refund") { txn in
+        try write("refund", as: .decision) { txn in
             for counter in receipt.counters {
                 let state = try txn.withValue(in: tables.counters, forKey: counter.tableKey) { try StoredCounter.decode($0) }
                 guard let state else { continue }
