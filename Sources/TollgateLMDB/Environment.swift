@@ -56,6 +56,10 @@ public final class Environment: Sendable {
     /// Per-thread bookkeeping: how many transactions this thread holds, and whether one
     /// is a write (a nested write would deadlock on LMDB's writer mutex).
     private let threadState: ThreadLocalWord
+    #if DEBUG
+    /// See ``syncCount``.
+    private let syncs = Atomic<Int>(0)
+    #endif
 
     private struct State {
         var isClosed = false
@@ -179,11 +183,17 @@ public final class Environment: Sendable {
                         mdb_txn_abort(txn)
                         throw LMDBError(code: firstError, context: "write transaction (an operation failed; nothing was committed)")
                     }
+                    #if DEBUG
+                    let committing = Int(mdb_txn_id(txn))
+                    #endif
                     // mdb_txn_commit frees the handle whether it succeeds or not.
                     var freed = false
                     let rc = lmdbCall(.commit, transaction: txn) { freed = true; return mdb_txn_commit(txn) }
                     if !freed { mdb_txn_abort(txn) }
                     try check(rc, "commit")
+                    #if DEBUG
+                    countDurableCommit(committing)
+                    #endif
                     return result
                 }
             } catch LMDBError.mapFull {
@@ -307,7 +317,31 @@ public final class Environment: Sendable {
         try withOpenHandle { handle throws(LMDBError) in
             try check(lmdbCall(.sync, path: options.path) { mdb_env_sync(handle, force ? 1 : 0) }, "sync")
         }
+        #if DEBUG
+        // Without `force`, LMDB skips the flush of an `MDB_NOSYNC` environment.
+        if force || options.durability != .noSync { syncs.add(1, ordering: .relaxed) }
+        #endif
     }
+
+    #if DEBUG
+    /// Debug-only: how often this environment (this `Environment` object, since it opened) made
+    /// its committed data durable — commits that wrote something in ``Durability/durable`` mode
+    /// (LMDB syncs inside `mdb_txn_commit`) plus successful flushing ``sync(force:)`` calls.
+    ///
+    /// The seam that lets tests observe durability: a power cut cannot be simulated in CI, and
+    /// `kill -9` cannot tell a synced commit from one still in the page cache.
+    public var syncCount: Int { syncs.load(ordering: .relaxed) }
+
+    /// Counts a commit that LMDB synced: one in durable mode that wrote pages. An empty
+    /// transaction commits without writing or syncing; it is told apart by the meta page's
+    /// transaction id, which moves only when a commit was written.
+    private func countDurableCommit(_ committed: Int) {
+        guard options.durability == .durable else { return }
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        if Int(info.me_last_txnid) >= committed { syncs.add(1, ordering: .relaxed) }
+    }
+    #endif
 
     /// Clears reader slots of processes that no longer exist; returns how many.
     @discardableResult

@@ -9,6 +9,11 @@ import TollgateLMDB
 protocol GroupCommitJob: AnyObject, Sendable {
     /// Runs inside the batch's transaction. Must catch its own failures (one request's error must
     /// not poison the batch) and may be run again if the transaction is retried after map growth.
+    ///
+    /// Must be all or nothing inside the shared transaction: every read and decode that can fail
+    /// comes before its first write, so that once it writes, only an LMDB error can stop it —
+    /// and that dooms the whole batch. A job that wrote and then threw would have its writes
+    /// committed with everyone else's.
     func run(_ txn: borrowing WriteTransaction)
     /// Called once, after the transaction committed (`nil`) or failed (the error).
     func finish(transactionError: (any Error)?)
@@ -38,6 +43,8 @@ final class GroupCommitWriter: Sendable {
     private let wakeUp = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let started = Mutex(false)
+    /// The writer thread, once it runs: `stop()` called on it must not wait for it.
+    private let writerThread = Mutex<pthread_t?>(nil)
     private let batchSizes = Mutex(BatchStatistics())
     /// swift-metrics: requests per batch, and how long each batch's transaction took to commit
     /// (and sync, in durable mode). No-ops until the application bootstraps a metrics backend.
@@ -83,6 +90,11 @@ final class GroupCommitWriter: Sendable {
     var statistics: BatchStatistics { batchSizes.withLock { $0 } }
 
     /// Answers every queued job, then ends the thread. Idempotent.
+    ///
+    /// Called on the writer thread itself — the `Store` released there, by the last job holding
+    /// it — it does not wait: the thread would wait for itself forever, and the store would
+    /// never close. The thread is then between batches, so nothing is left to answer (every job
+    /// of a store holds the store), and it ends after the current batch.
     func stop() {
         let wasRunning: Bool = queue.withLock { queue in
             defer { queue.isStopping = true }
@@ -90,7 +102,8 @@ final class GroupCommitWriter: Sendable {
         }
         guard wasRunning, started.withLock({ $0 }) else { return }
         wakeUp.signal()
-        finished.wait()
+        let onWriterThread = writerThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        if !onWriterThread { finished.wait() }
     }
 
     private func startIfNeeded() {
@@ -105,6 +118,7 @@ final class GroupCommitWriter: Sendable {
     }
 
     private func runLoop() {
+        writerThread.withLock { $0 = pthread_self() }
         while true {
             wakeUp.wait()
             while let batch = takeBatch() {
@@ -144,10 +158,11 @@ final class GroupCommitWriter: Sendable {
         let denials = pendingDenials.take()
         let started = DispatchTime.now().uptimeNanoseconds
         do {
-            try environment.write { txn in
+            let skipped = try environment.write { txn in
                 for job in batch { job.run(txn) }
-                try denials.write(txn, usage: usage)
+                return try denials.write(txn, usage: usage)
             }
+            pendingDenials.noteSkipped(skipped)
             commitTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
             batchSizeRecorder.record(batch.count)
             batchSizes.withLock { stats in
@@ -213,14 +228,44 @@ final class PendingDenials: Sendable {
         fileprivate var counts: [Key: UInt64]
 
         /// Adds the counts to the usage ledger; run again in a retried transaction, writes them again.
-        func write(_ txn: borrowing WriteTransaction, usage: Table) throws {
+        ///
+        /// A count whose day's record is damaged is skipped, not written: failing here would fail
+        /// the transaction, the counts would be restored, and every later transaction of the
+        /// process — other keys' decisions, `createKey` — would fail on the same record. Returns
+        /// how many counts were skipped; the caller reports them with ``PendingDenials/noteSkipped(_:)``
+        /// once its transaction committed.
+        func write(_ txn: borrowing WriteTransaction, usage: Table) throws -> UInt64 {
+            var skipped: UInt64 = 0
             for (key, denied) in counts {
-                try DailyUsage.update(txn, usage, keyID: key.keyID, day: key.day) { $0.denied &+= denied }
+                var record: DailyUsage
+                do {
+                    record = try DailyUsage.load(txn, usage, keyID: key.keyID, day: key.day)
+                } catch is RecordDecodingError {
+                    skipped &+= denied
+                    continue
+                }
+                record.denied &+= denied
+                try txn.put(record.encoded(), forKey: DailyUsage.tableKey(keyID: key.keyID, day: key.day), in: usage)
             }
+            return skipped
         }
     }
 
     private let pending = Mutex<[Key: UInt64]>([:])
+    private let skipped = Mutex<UInt64>(0)
+    /// swift-metrics: denied counts dropped because their usage record is damaged.
+    private let skippedCounter = Counter(label: "tollgate_denied_counts_skipped")
+
+    /// Denied counts dropped since the store opened because their day's usage record is damaged
+    /// (``Store/skippedDeniedCounts``).
+    var skippedCount: UInt64 { skipped.withLock { $0 } }
+
+    /// Records counts that a committed transaction skipped.
+    func noteSkipped(_ count: UInt64) {
+        guard count > 0 else { return }
+        skipped.withLock { $0 &+= count }
+        skippedCounter.increment(by: Int64(clamping: count))
+    }
 
     func record(keyID: String, day: Int64) {
         pending.withLock { $0[Key(keyID: keyID, day: day), default: 0] &+= 1 }
@@ -245,11 +290,15 @@ final class PendingDenials: Sendable {
 }
 
 extension DailyUsage {
-    static func update(_ txn: borrowing WriteTransaction, _ table: Table, keyID: String, day: Int64, _ change: (inout DailyUsage) -> Void) throws {
-        let tableKey = tableKey(keyID: keyID, day: day)
-        var usage = try txn.withValue(in: table, forKey: tableKey) { try decode($0, day: day) }
+    /// The stored record of `keyID` for `day`, or an empty one; throws when it is damaged.
+    static func load<T: ReadableTransaction & ~Copyable>(_ txn: borrowing T, _ table: Table, keyID: String, day: Int64) throws -> DailyUsage {
+        try txn.withValue(in: table, forKey: tableKey(keyID: keyID, day: day)) { try decode($0, day: day) }
             ?? DailyUsage(day: day, allowed: 0, denied: 0, consumed: 0)
+    }
+
+    static func update(_ txn: borrowing WriteTransaction, _ table: Table, keyID: String, day: Int64, _ change: (inout DailyUsage) -> Void) throws {
+        var usage = try load(txn, table, keyID: keyID, day: day)
         change(&usage)
-        try txn.put(usage.encoded(), forKey: tableKey, in: table)
+        try txn.put(usage.encoded(), forKey: tableKey(keyID: keyID, day: day), in: table)
     }
 }

@@ -108,7 +108,7 @@ extension Store {
         case .decided(let decision): return decision
         case .needsWrite(let value): prepared = value
         }
-        let decision = try write("authorize") { txn in try decide(txn, prepared) }
+        let decision = try write("authorize", as: .decision) { txn in try decide(txn, prepared) }
         noteOutcome(decision, prepared)
         return decision
     }
@@ -142,7 +142,7 @@ extension Store {
     public func refund(_ decision: Decision, at: Timestamp? = nil) throws(TollgateError) {
         guard decision.isAllowed, let receipt = decision.receipt, decision.cost > 0 else { return }
         let now = now(at)
-        try write("refund") { txn in
+        try write("refund", as: .decision) { txn in
             for counter in receipt.counters {
                 let state = try txn.withValue(in: tables.counters, forKey: counter.tableKey) { try StoredCounter.decode($0) }
                 guard let state else { continue }
@@ -344,8 +344,17 @@ extension Store {
             chargedCredits: key.credits != nil && cost > 0)
 
         // All allowed: the new states, the key record (credits, last use) and the usage ledger,
-        // for the caller to write at once in its transaction.
-        var writes = Writes(counters: newStates.map { ($0.tableKey, $0.counter) }, key: nil, keyID: key.id, day: Self.day(of: now), cost: cost)
+        // for the caller to write at once in its transaction. Every record they depend on is
+        // read and decoded here, before anything is written: `apply` then fails only in LMDB
+        // (which dooms the whole transaction), never after writing half of one request of a
+        // group-commit batch whose other requests commit.
+        let day = Self.day(of: now)
+        var usage = try DailyUsage.load(txn, tables.usage, keyID: key.id, day: day)
+        usage.allowed &+= 1
+        usage.consumed = usage.consumed.addingReportingOverflow(cost).overflow ? .max : usage.consumed + cost
+        var writes = Writes(
+            counters: newStates.map { ($0.tableKey, $0.counter) }, key: nil,
+            usage: (DailyUsage.tableKey(keyID: key.id, day: day), usage))
         let lastUsedIsStale = key.lastUsedAt.map { now.microseconds - $0.microseconds >= lastUsedResolution } ?? true
         if lastUsedIsStale { key.lastUsedAt = now }
         if lastUsedIsStale || refilled || (creditsBefore != nil && cost > 0) {
@@ -354,13 +363,11 @@ extension Store {
         return Plan(decision: decision, writes: writes)
     }
 
-    /// The writes of an allowed decision.
+    /// The writes of an allowed decision: final records, nothing left to read or decode.
     struct Writes {
         var counters: [(tableKey: [UInt8], counter: StoredCounter)]
         var key: (hash: [UInt8], record: StoredKey)?
-        var keyID: String
-        var day: Int64
-        var cost: UInt64
+        var usage: (tableKey: [UInt8], record: DailyUsage)
     }
 
     /// A decision and, when it consumes anything, what to write.
@@ -369,18 +376,16 @@ extension Store {
         var writes: Writes?
     }
 
-    /// Writes an allowed decision's effects into `txn`.
-    func apply(_ writes: Writes, _ txn: borrowing WriteTransaction) throws {
+    /// Writes an allowed decision's effects into `txn`: puts only, so it can fail only with an
+    /// LMDB error, which dooms the whole transaction.
+    func apply(_ writes: Writes, _ txn: borrowing WriteTransaction) throws(LMDBError) {
         for (tableKey, counter) in writes.counters {
             try txn.put(counter.encoded(), forKey: tableKey, in: tables.counters)
         }
         if let (hash, record) = writes.key {
             try txn.put(record.encoded(), forKey: hash, in: tables.keys)
         }
-        try DailyUsage.update(txn, tables.usage, keyID: writes.keyID, day: writes.day) { usage in
-            usage.allowed &+= 1
-            usage.consumed = usage.consumed.addingReportingOverflow(writes.cost).overflow ? .max : usage.consumed + writes.cost
-        }
+        try txn.put(writes.usage.record.encoded(), forKey: writes.usage.tableKey, in: tables.usage)
     }
 
     /// Plans and, when allowed, applies a decision in one write transaction.
@@ -469,8 +474,9 @@ extension Store {
 /// One decision waiting for the group-commit writer, answered exactly once: by the writer after
 /// its transaction, or earlier by a cancellation or a refused submission.
 ///
-/// `@unchecked Sendable`: `outcome` is written only by the writer thread in `run` and read only
-/// by the same thread in `finish`; everything else is behind `state`'s lock.
+/// `@unchecked Sendable`: `outcome` and `body` are touched only by the writer thread, in `run`
+/// and `finish` (the job is handed to it by `submit`, behind the queue's lock, before either
+/// runs); everything else is behind `state`'s lock.
 final class DecisionJob: GroupCommitJob, @unchecked Sendable {
     private struct State {
         var continuation: CheckedContinuation<Result<Decision, TollgateError>, Never>?
@@ -480,7 +486,8 @@ final class DecisionJob: GroupCommitJob, @unchecked Sendable {
     }
 
     private let operation: String
-    private let body: @Sendable (borrowing WriteTransaction) throws -> Decision
+    /// Holds the `Store`; dropped in `finish`, before the caller is answered (see there).
+    private var body: (@Sendable (borrowing WriteTransaction) throws -> Decision)?
     private let state = Mutex(State())
     private var outcome: Result<Decision, TollgateError>?
 
@@ -520,7 +527,7 @@ final class DecisionJob: GroupCommitJob, @unchecked Sendable {
 
     func run(_ txn: borrowing WriteTransaction) {
         // Cancelled while queued: nothing to decide, nobody waiting.
-        if isAnswered { return }
+        guard !isAnswered, let body else { return }
         do {
             outcome = .success(try body(txn))
         } catch {
@@ -531,6 +538,12 @@ final class DecisionJob: GroupCommitJob, @unchecked Sendable {
     }
 
     func finish(transactionError: (any Error)?) {
+        // The body holds the store. Let go of it while the caller still waits (and so still holds
+        // the store too): the caller, not the writer thread, then drops the last reference and
+        // closes a store it never closed — when its own reference goes, not some time later.
+        // (A caller answered early, by a timeout or a cancellation, may be gone already; then the
+        // store is released here, on the writer thread, which `GroupCommitWriter.stop()` allows.)
+        body = nil
         if let transactionError {
             answer(.failure(Store.mapError(transactionError, operation)))
         } else {

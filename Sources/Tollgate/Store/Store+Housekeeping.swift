@@ -34,7 +34,7 @@ extension Store {
                     result.finished = false
                     return result
                 }
-                let (removed, next) = try write("sweep") { txn -> (Int, [UInt8]?) in
+                let (removed, next) = try write("sweep", as: .decision) { txn -> (Int, [UInt8]?) in
                     var removed = 0
                     var next: [UInt8]? = nil
                     try txn.withCursor(over: table) { cursor in

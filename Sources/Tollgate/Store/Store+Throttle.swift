@@ -50,7 +50,7 @@ extension Store {
         try ensureWritable()
         try Self.validateKeyless(limits)
         let now = now(at)
-        return try write("throttle") { txn in try decideKeyless(txn, limits, subjects: subjects, cost: cost, at: now) }
+        return try write("throttle", as: .decision) { txn in try decideKeyless(txn, limits, subjects: subjects, cost: cost, at: now) }
     }
 
     /// The decision ``throttle(_:subjects:cost:at:)`` would take now, from a read snapshot:

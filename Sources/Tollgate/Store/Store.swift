@@ -17,7 +17,8 @@ public final class Store: Sendable {
         /// Every decision is returned only after its commit is synced to disk. Survives a process
         /// crash and a power loss. Concurrent async callers share one sync (group commit).
         case durable
-        /// Commits are not synced; a background sync runs every `interval` and at close.
+        /// Decisions' commits are not synced; a background sync runs every `interval` and at
+        /// close. Admin writes (keys, tiers, store creation) are still synced before they return.
         /// A process crash (`kill -9`) loses nothing; a power loss or OS crash loses about the
         /// decisions of the last `interval`, and leaves the store consistent only if the file
         /// system preserves write order (LMDB's `MDB_NOSYNC` caveat).
@@ -86,6 +87,12 @@ public final class Store: Sendable {
     /// when it succeeded. While it is set, decisions since the last good sync would not survive a
     /// power loss (a process crash still loses nothing). Report it from a health check.
     public var periodicSyncFailure: TollgateError? { syncFailure.withLock { $0 } }
+
+    /// Denied counts that this store, since it opened, could not add to the usage ledger because
+    /// the day's record there is damaged (`check()` reports the record). They are dropped rather
+    /// than retried: a damaged record must not stop every other write. Also counted in the
+    /// `tollgate_denied_counts_skipped` metric.
+    public var skippedDeniedCounts: UInt64 { pendingDenials.skippedCount }
 
     struct Tables: Sendable {
         let meta: Table
@@ -173,7 +180,7 @@ public final class Store: Sendable {
         for loop in loops { loop.stop() }
         writer.stop()
         if !options.readOnly {
-            _ = try? write("write the denied counts") { _ in }
+            _ = try? write("write the denied counts", as: .decision) { _ in }
             try? environment.sync(force: true)
         }
         environment.close()
@@ -246,7 +253,7 @@ public final class Store: Sendable {
             pepperFingerprint: scheme == .hmacSHA256 ? options.pepper!.fingerprint : [],
             keyPrefix: options.keyPrefix,
             policyGeneration: 0)
-        return try storageCall("create the store") {
+        let meta = try storageCall("create the store") {
             try environment.write { txn -> StoreMeta in
                 // Another process may have created it meanwhile: theirs wins.
                 if let theirs = try readMeta(txn, tables) { return theirs }
@@ -258,6 +265,10 @@ public final class Store: Sendable {
                 return created
             }
         }
+        // A new store is an admin write like any other: its tables and meta record must not be
+        // left to the first periodic sync (a power cut before it leaves an empty data file).
+        try syncAdminWrite(environment, options.durability, "create the store")
+        return meta
     }
 
     static func readMeta(_ txn: borrowing some ReadableTransaction & ~Copyable, _ tables: Tables) throws -> StoreMeta? {
@@ -307,23 +318,49 @@ public final class Store: Sendable {
         try Self.storageCall(what) { try environment.read(body) }
     }
 
+    /// What a write is, for when it must reach the disk.
+    enum WriteKind {
+        /// Keys, tiers, counter resets: on disk before the call returns, in every mode. Periodic
+        /// mode relaxes decisions only — a revocation made just before a power cut must not
+        /// come back.
+        case admin
+        /// Decisions and their bookkeeping (refunds, denied counts, sweeps): in periodic mode,
+        /// synced by the background sync.
+        case decision
+    }
+
     /// A write transaction (not batched), mapping storage failures to ``TollgateError``.
     /// Also writes the pending denied counts (taken before the transaction, whose body may run
-    /// twice; made pending again if it fails).
-    func write<R>(_ what: String, _ body: (borrowing WriteTransaction) throws -> R) throws(TollgateError) -> R {
+    /// twice; made pending again if it fails). An ``WriteKind/admin`` write is synced before it
+    /// returns also in periodic mode.
+    func write<R>(_ what: String, as kind: WriteKind = .admin, _ body: (borrowing WriteTransaction) throws -> R) throws(TollgateError) -> R {
         try ensureWritable()
         let denials = pendingDenials.take()
+        let result: R
+        var skipped: UInt64 = 0
         do {
-            return try Self.storageCall(what) {
+            result = try Self.storageCall(what) {
                 try environment.write { txn in
                     let result = try body(txn)
-                    try denials.write(txn, usage: tables.usage)
+                    skipped = try denials.write(txn, usage: tables.usage)
                     return result
                 }
             }
         } catch {
             pendingDenials.restore(denials)
             throw error
+        }
+        pendingDenials.noteSkipped(skipped)
+        if kind == .admin { try Self.syncAdminWrite(environment, options.durability, what) }
+        return result
+    }
+
+    /// In periodic mode, flushes an admin write that just committed (durable mode synced it in
+    /// its commit already).
+    static func syncAdminWrite(_ environment: Environment, _ durability: Durability, _ what: String) throws(TollgateError) {
+        guard case .periodic = durability else { return }
+        do { try environment.sync(force: true) } catch {
+            throw TollgateError(.storage, "cannot \(what): the change was committed but could not be synced to disk", underlying: error)
         }
     }
 

@@ -6,8 +6,9 @@ import TollgateLMDB
 import TollgateTestSupport
 
 /// Holds the store's LMDB write lock on a thread of its own until `release()`, so that requests
-/// pile up in the group-commit queue: batches and back-pressure become deterministic.
-private final class WriteLockHolder: Sendable {
+/// pile up in the group-commit queue: batches and back-pressure become deterministic. Shared with
+/// `StoreReleaseTests`.
+final class WriteLockHolder: Sendable {
     private let acquired = DispatchSemaphore(value: 0)
     private let released = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
@@ -151,6 +152,63 @@ struct GroupCommitTests {
         #expect(after.jobs - before.jobs == 32, "before \(before), after \(after)")
         let global = try store.peek(key: key.secret, subjects: ["ip": "10.0.9.9"])
         #expect(global.limits[0].remaining == 1_000 - 1 - 28)
+    }
+
+    /// A request that fails after its limits were evaluated — here on a damaged usage-ledger
+    /// record, read after the counters were planned — must leave nothing of itself in the
+    /// batch's transaction, while the batch commits for everyone else.
+    @Test(.timeLimit(.minutes(1)))
+    func aRequestThatFailsLateInABatchCommitsNoneOfItsWrites() async throws {
+        let temporary = try TemporaryStore { $0.sweepInterval = nil }
+        defer { temporary.remove() }
+        let store = temporary.store
+        try store.setTier(Tier(name: "hourly", limits: [
+            .perHour(10),
+            Limit(name: "everyone", strategy: .fixedWindow, quantity: 1_000, windowMicroseconds: 3_600_000_000, subject: .global),
+        ]))
+        let damaged = try store.createKey(NewKey(owner: "acme", tier: "hourly"))
+        let healthy = try store.createKey(NewKey(owner: "acme", tier: "hourly"))
+        #expect(try await store.authorize(key: damaged.secret).isAllowed)
+        #expect(try await store.authorize(key: healthy.secret).isAllowed)
+        let day = Store.day(of: temporary.clock.now())
+        try store.environment.write { txn in
+            try txn.put([0xFF], forKey: DailyUsage.tableKey(keyID: damaged.info.id, day: day), in: store.tables.usage)
+        }
+        let lock = WriteLockHolder(store)
+        let before = store.writer.statistics
+
+        let results = await withTaskGroup(of: (Bool, Ending).self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    let isDamaged = index % 2 == 0
+                    let secret = isDamaged ? damaged.secret : healthy.secret
+                    let result = await ending { () async throws(TollgateError) -> Decision in try await store.authorize(key: secret) }
+                    return (isDamaged, result)
+                }
+            }
+            try? await settle()
+            lock.release()
+            var all: [(Bool, Ending)] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        let after = store.writer.statistics
+        #expect(after.largest > 1, "the requests did not share a batch: \(after)")
+        #expect(after.jobs - before.jobs == 8)
+        for (isDamaged, result) in results {
+            if isDamaged {
+                #expect(result.code == .corruptRecord, "\(result)")
+            } else {
+                #expect(result.decision?.isAllowed == true, "\(result)")
+            }
+        }
+        // The failed requests consumed nothing: neither their key's counter nor the shared one.
+        let damagedNow = try store.peek(key: damaged.secret)
+        #expect(damagedNow.limits[0].remaining == 9, "\(damagedNow.limits)")
+        #expect(damagedNow.limits[1].remaining == 1_000 - 2 - 4, "\(damagedNow.limits)")
+        let healthyNow = try store.peek(key: healthy.secret)
+        #expect(healthyNow.limits[0].remaining == 10 - 1 - 4)
+        #expect(try store.usage(keyID: healthy.info.id, now: temporary.clock.now()).last?.allowed == 5)
     }
 
     @Test(.timeLimit(.minutes(1)))
