@@ -297,7 +297,9 @@ extension Store {
     // MARK: Backup and restore
 
     /// A consistent copy of the store into the new directory `path`, taken from a read snapshot
-    /// while writers go on (`mdb_env_copy2`). `compact` leaves free pages out. Files are 0600.
+    /// while writers go on (`mdb_env_copyfd2`). `compact` leaves free pages out. The data file is
+    /// created 0600 before the first byte is copied into it (never readable by others, not even
+    /// mid-copy), in a directory created 0700.
     public func backup(to path: String, compact: Bool = false) throws(TollgateError) {
         if FileManager.default.fileExists(atPath: path + "/data.mdb") {
             throw TollgateError(.alreadyExists, "\(path) already holds a store")
@@ -306,7 +308,6 @@ extension Store {
             throw TollgateError(.storage, "cannot create \(path): \(String(cString: strerror(errno)))")
         }
         try Self.storageCall("back up to \(path)") { try environment.copy(to: path, compact: compact) }
-        chmod(path + "/data.mdb", 0o600)
     }
 
     /// Throws unless the LMDB data file at `path` is as long as its newest meta page says: a copy
