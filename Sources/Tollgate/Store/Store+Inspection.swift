@@ -347,14 +347,21 @@ extension Store {
     }
 
     /// Replaces the store at `target` with the backup at `backup`, after checking the backup.
-    /// Refuses to overwrite an existing store unless `force`. The swap is a rename: a crash
-    /// leaves either the old store or the new one, never a mix. Stop servers using `target` first.
+    /// Refuses to overwrite an existing store unless `force`, and refuses — even with `force` —
+    /// a target that exists and is anything but a missing path, an empty directory or a Tollgate
+    /// store (``RestoreTarget``): a mistyped path must never cost a directory its contents. The
+    /// swap is a rename: a crash leaves either the old store or the new one, never a mix. Only
+    /// store files are ever removed, one by one, never a directory tree. Stop servers using
+    /// `target` first.
     public static func restore(backup: String, to target: String, force: Bool = false, pepper: Pepper? = nil) throws(TollgateError) -> [IntegrityFinding] {
-        let targetExists = FileManager.default.fileExists(atPath: target + "/data.mdb")
-        if targetExists && !force { throw TollgateError(.alreadyExists, "\(target) holds a store; pass force to replace it") }
-        let staging = target + ".restoring-\(getpid())"
-        try? FileManager.default.removeItem(atPath: staging)
-        guard mkdir(staging, 0o700) == 0 else { throw TollgateError(.storage, "cannot create \(staging)") }
+        let existing = try RestoreTarget.classify(target)
+        if existing == .store && !force { throw TollgateError(.alreadyExists, "\(target) holds a store; pass force to replace it") }
+        // A fresh name of our own: a directory already at `target.restoring-…` is someone else's.
+        var template = Array((target + ".restoring-XXXXXX").utf8CString)
+        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw TollgateError(.storage, "cannot create a staging directory beside \(target): \(String(cString: strerror(errno)))")
+        }
+        let staging = String(cString: created)
         do {
             // Copy the backup's data file (not its lock file) into the staging directory, check it there.
             let source = backup + "/data.mdb"
@@ -374,22 +381,26 @@ extension Store {
             guard findings.isEmpty else {
                 throw TollgateError(.corruptRecord, "the backup fails its check: " + findings.prefix(3).map(\.description).joined(separator: "; "))
             }
-            try? FileManager.default.removeItem(atPath: staging + "/lock.mdb")
-            if targetExists {
+            unlink(staging + "/lock.mdb")
+            switch existing {
+            case .store:
                 let old = target + ".replaced-\(getpid())"
                 guard rename(target, old) == 0 else { throw TollgateError(.storage, "cannot move \(target) aside") }
                 guard rename(staging, target) == 0 else {
                     _ = rename(old, target)
                     throw TollgateError(.storage, "cannot move the restored store into place")
                 }
-                try? FileManager.default.removeItem(atPath: old)
-            } else {
-                try? FileManager.default.removeItem(atPath: target)
+                RestoreTarget.removeStore(old)
+            case .emptyDirectory:
+                // rmdir, not a recursive removal: it fails if anything appeared meanwhile.
+                guard rmdir(target) == 0 else { throw TollgateError(.storage, "\(target) is no longer empty") }
+                guard rename(staging, target) == 0 else { throw TollgateError(.storage, "cannot move the restored store into place") }
+            case .missing:
                 guard rename(staging, target) == 0 else { throw TollgateError(.storage, "cannot move the restored store into place") }
             }
             return findings
         } catch {
-            try? FileManager.default.removeItem(atPath: staging)
+            RestoreTarget.removeStore(staging)
             throw Self.mapError(error, "restore")
         }
     }
