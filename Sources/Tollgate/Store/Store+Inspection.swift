@@ -26,7 +26,9 @@ public struct DumpRecord: Sendable {
         return line + "}"
     }
 
-    /// `name=value` pairs separated by two spaces.
+    /// `name=value` pairs separated by two spaces. Every value a caller could have chosen is
+    /// printed bare only when it cannot be misread (see ``textToken(_:)``), else quoted and
+    /// escaped: one record is always one line, with each field once.
     public var textLine: String {
         ([table.rawValue] + fields.map { "\($0.name)=\(Self.text($0.value))" }).joined(separator: "  ")
     }
@@ -61,11 +63,50 @@ public struct DumpRecord: Sendable {
 
     static func text(_ value: Value) -> String {
         switch value {
-        case .string(let string): string.contains(" ") || string.isEmpty ? json(string) : string
-        case .list(let strings): strings.joined(separator: ",")
-        case .map(let entries): entries.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        case .string(let string): textToken(string)
+        case .list(let strings): strings.map(textToken).joined(separator: ",")
+        case .map(let entries): entries.sorted { $0.key < $1.key }.map { textToken($0.key) + "=" + textToken($0.value) }.joined(separator: ",")
         default: json(value)
         }
+    }
+
+    /// A string as one token of the table format: bare when it holds nothing but visible
+    /// characters other than the format's own separators (space, `,`, `=`) and quote (`"`, `\`);
+    /// otherwise in double quotes, with `"` and `\` escaped and every control, format or
+    /// separator character (C0, DEL, C1, bidirectional overrides, line separators…) written as
+    /// `\uXXXX`, as is a space after a space (two spaces separate fields) — so no value can end
+    /// a line, add a field, or reach a terminal as an escape sequence.
+    static func textToken(_ string: String) -> String {
+        func isBare(_ scalar: Unicode.Scalar) -> Bool {
+            if scalar.isASCII { return scalar.value > 0x20 && scalar.value < 0x7F && !" ,=\"\\".unicodeScalars.contains(scalar) }
+            return !needsEscape(scalar)
+        }
+        func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .spaceSeparator, .unassigned, .surrogate, .privateUse: true
+            default: false
+            }
+        }
+        if !string.isEmpty, string.unicodeScalars.allSatisfy(isBare) { return string }
+        var out = "\""
+        var afterSpace = false
+        for scalar in string.unicodeScalars {
+            defer { afterSpace = scalar == " " }
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case " ": out += afterSpace ? "\\u0020" : " "
+            case _ where needsEscape(scalar):
+                if scalar.value > 0xFFFF {
+                    let offset = scalar.value - 0x10000
+                    out += String(format: "\\u%04x\\u%04x", 0xD800 + (offset >> 10), 0xDC00 + (offset & 0x3FF))
+                } else {
+                    out += String(format: "\\u%04x", scalar.value)
+                }
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }
 
