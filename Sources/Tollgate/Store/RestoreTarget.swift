@@ -22,7 +22,7 @@ enum RestoreTarget: Equatable {
             throw TollgateError(.storage, "cannot inspect \(path): \(String(cString: strerror(errno)))")
         }
         guard status.st_mode & S_IFMT == S_IFDIR else {
-            throw TollgateError(.invalidArgument, "\(path) exists and is not a directory; restore replaces only a store")
+            throw TollgateError(.invalidArgument, "\(path) exists and is not a directory (a file or a symbolic link); restore replaces only a store")
         }
         let entries: [String]
         do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {

@@ -399,10 +399,12 @@ extension Store {
         if existing == .store && !force { throw TollgateError(.alreadyExists, "\(target) holds a store; pass force to replace it") }
         // A fresh name of our own: a directory already at `target.restoring-…` is someone else's.
         var template = Array((target + ".restoring-XXXXXX").utf8CString)
-        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        let created: String? = template.withUnsafeMutableBufferPointer { buffer in
+            mkdtemp(buffer.baseAddress!).map { String(cString: $0) }
+        }
+        guard let staging = created else {
             throw TollgateError(.storage, "cannot create a staging directory beside \(target): \(String(cString: strerror(errno)))")
         }
-        let staging = String(cString: created)
         do {
             // Copy the backup's data file (not its lock file) into the staging directory, check it there.
             let source = backup + "/data.mdb"

@@ -33,7 +33,10 @@ import Glibc
         let plainFile = directory + "/file"
         try Data("a file".utf8).write(to: URL(fileURLWithPath: plainFile))
 
-        for target in [home, mixed, impostor, plainFile] {
+        let link = directory + "/link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: home)
+
+        for target in [home, mixed, impostor, plainFile, link] {
             for force in [false, true] {
                 let error = #expect(throws: TollgateError.self, "\(target) force \(force)") {
                     _ = try Store.restore(backup: directory + "/backup", to: target, force: force)
@@ -47,6 +50,7 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: mixed + "/data.mdb"))
         #expect(FileManager.default.fileExists(atPath: impostor + "/data.mdb"))
         #expect(try String(contentsOfFile: plainFile, encoding: .utf8) == "a file")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == home, "the link is left as it was")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".restoring-") || $0.contains(".replaced-") }
         #expect(leftovers.isEmpty, "no staging directory is left behind: \(leftovers)")
 
