@@ -353,11 +353,34 @@ public final class Environment: Sendable {
         }
     }
 
-    /// A consistent copy of the environment into the directory `path` (which must exist and be
-    /// empty), taken from a read snapshot while writers go on. `compact` omits free pages.
+    /// A consistent copy of the environment into the directory `path` (which must exist and not
+    /// hold a `data.mdb`), taken from a read snapshot while writers go on. `compact` omits free
+    /// pages. The copy's `data.mdb` is created here, mode 0600, before LMDB writes a byte into
+    /// it: `mdb_env_copy2` would create it 0666 (less the umask) and leave a window in which
+    /// another user can open it and keep the descriptor. `O_EXCL | O_NOFOLLOW` refuse an
+    /// existing file or a planted symbolic link instead of writing through it.
     public func copy(to path: String, compact: Bool = false) throws(LMDBError) {
         try withOpenHandle { handle throws(LMDBError) in
-            try check(lmdbCall(.copy) { mdb_env_copy2(handle, path, compact ? UInt32(MDB_CP_COMPACT) : 0) }, "copy to \(path)")
+            let file = path + "/data.mdb"
+            let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw LMDBError(code: errno, context: "create \(file)") }
+            #if DEBUG
+            FaultInjection.observeCopy(into: path, descriptor: descriptor)
+            #endif
+            let rc = lmdbCall(.copy) { mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0) }
+            // mdb_env_copy2 syncs the copy before closing it; so must we, or a power cut right
+            // after a "backed up" leaves an empty or partial file.
+            let synced = rc == 0 ? fsync(descriptor) : 0
+            let syncErrno = errno
+            Glibc.close(descriptor)
+            if rc != 0 {
+                unlink(file)
+                try check(rc, "copy to \(path)")
+            }
+            guard synced == 0 else {
+                unlink(file)
+                throw LMDBError(code: syncErrno, context: "sync the copy at \(path)")
+            }
         }
     }
 

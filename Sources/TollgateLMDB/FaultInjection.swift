@@ -56,6 +56,20 @@ public enum FaultInjection {
         faults.withLock { $0.removeAll { fault in fault.thread.map { pthread_equal($0, thread) != 0 } ?? false } }
     }
 
+    static let copyObservers = Mutex<[String: @Sendable (Int32) -> Void]>([:])
+
+    /// Calls `observer` with the descriptor of the copy's `data.mdb` each time the environment
+    /// is copied into the directory `path`, after the file is created and before LMDB writes
+    /// into it: lets a test see the file's mode and owner as another user would mid-copy.
+    public static func observeCopies(into path: String, _ observer: (@Sendable (Int32) -> Void)?) {
+        copyObservers.withLock { $0[path] = observer }
+    }
+
+    static func observeCopy(into path: String, descriptor: Int32) {
+        let observer = copyObservers.withLock { $0[path] }
+        observer?(descriptor)
+    }
+
     static func fault(for operation: LMDBOperation, path pathOf: () -> String?) -> Int32? {
         let thread = pthread_self()
         return faults.withLock { faults in

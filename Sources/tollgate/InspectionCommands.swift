@@ -132,9 +132,11 @@ extension KeyCommand {
         static let configuration = CommandConfiguration(
             abstract: "Bulk-import existing key hashes (migration), one JSON object per line.",
             discussion: """
-            Each line: {"hash": "<64 hex chars>", "owner": "...", "tier": "...", "display_prefix": "tg_live_abcd…", \
-            "name": "...", "scopes": ["..."], "credits": N}. The hash is SHA-256 of the key (or HMAC-SHA-256 with \
-            the store's pepper). Lines that fail are reported with their line number; the others are imported.
+            Each line: {"hash": "<64 lowercase hex digits>", "owner": "...", "tier": "...", \
+            "display_prefix": "tg_live_abcd…", "name": "...", "scopes": ["..."], "credits": N}. The hash is \
+            SHA-256 of the key (or HMAC-SHA-256 with the store's pepper); credits is a JSON integer \
+            (0 to 2^64-1). Lines end in LF or CRLF; blank lines are skipped. A line with an unknown field \
+            or a value of the wrong type fails and is reported with its line number; the others are imported.
             """)
         @OptionGroup var storeOptions: StoreOptions
         @Argument(help: "The JSON-lines file, or - for standard input.") var file: String
@@ -144,38 +146,25 @@ extension KeyCommand {
             defer { store.close() }
             let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
             var imported = 0, failed = 0
-            let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+            let lines = ImportLine.physicalLines([UInt8](data))
             var progress = Progress("importing", total: lines.count)
             defer { progress.finish() }
-            for (number, line) in lines.enumerated() where !line.allSatisfy(\.isWhitespace) {
+            for (number, text) in lines {
                 progress.advance()
+                guard !ImportLine.isBlank(text) else { continue }
                 do {
-                    guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                          let hex = object["hash"] as? String, let hash = hexBytes(hex), hash.count == 32,
-                          let owner = object["owner"] as? String, let tier = object["tier"] as? String
-                    else { throw ValidationError("needs hash (64 hex characters), owner and tier") }
-                    var request = NewKey(owner: owner, tier: tier, name: object["name"] as? String ?? "", scopes: object["scopes"] as? [String] ?? [])
-                    request.credits = (object["credits"] as? NSNumber)?.uint64Value
-                    _ = try store.importKey(hash: hash, displayPrefix: object["display_prefix"] as? String ?? "(imported)", request)
+                    let line = try ImportLine(parsing: text)
+                    var request = NewKey(owner: line.owner, tier: line.tier, name: line.name ?? "", scopes: line.scopes ?? [])
+                    request.credits = line.credits
+                    _ = try store.importKey(hash: line.hash, displayPrefix: line.displayPrefix ?? "(imported)", request)
                     imported += 1
                 } catch {
                     failed += 1
-                    printError("line \(number + 1): \(error)")
+                    printError("line \(number): \(error)")
                 }
             }
             print("imported \(imported) key(s), \(failed) failed")
             if failed > 0 { throw ExitCode(1) }
         }
     }
-}
-
-func hexBytes(_ text: String) -> [UInt8]? {
-    let digits = Array(text.utf8)
-    guard digits.count % 2 == 0 else { return nil }
-    var bytes: [UInt8] = []
-    for index in stride(from: 0, to: digits.count, by: 2) {
-        guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
-        bytes.append(byte)
-    }
-    return bytes
 }

@@ -10,6 +10,8 @@ struct TollgateCommand: AsyncParsableCommand {
         discussion: """
         Every command takes --store PATH (or the TOLLGATE_STORE environment variable). A store created \
         with a pepper needs it on every open: set TOLLGATE_PEPPER or pass --pepper-file.
+
+        \(ExitStatus.table)
         """,
         subcommands: [Init.self, Stats.self, TierCommand.self, KeyCommand.self, Authorize.self, Peek.self, Usage.self, Dump.self, Check.self, Backup.self, Restore.self, Sweep.self, Stress.self]
     )
@@ -65,6 +67,9 @@ func parseExpiry(_ text: String, now: Timestamp) throws -> Timestamp {
     if let limit = try? Limit(spec: "1/\(text)") {
         return now.adding(microseconds: limit.windowMicroseconds)
     }
+    // Foundation's ISO 8601 parser rolls a day that does not exist over (2027-02-30 reads as
+    // 2027-03-02): an expiry must be a real date, so the fields are checked first.
+    if CalendarText.looksLikeDate(text) { try CalendarText.validate(text) }
     if let date = try? Date(text, strategy: .iso8601) {
         return Timestamp(microseconds: Int64(date.timeIntervalSince1970 * 1_000_000))
     }

@@ -45,14 +45,26 @@ enum Validation {
         }
     }
 
-    /// Free text (owners, key names, scopes, metadata): valid UTF-8, no NUL or control
-    /// characters, bounded.
+    /// Free text (owners, key names, scopes, metadata): valid UTF-8, no control characters
+    /// (C0, DEL, C1: they forge lines and fields in listings and drive terminals), bounded.
     static func text(_ value: String, _ what: String, max: Int, allowEmpty: Bool = false) throws(TollgateError) {
         guard allowEmpty || !value.isEmpty else { throw TollgateError(.invalidArgument, "\(what) must not be empty") }
         guard value.utf8.count <= max else { throw TollgateError(.invalidArgument, "\(what) is longer than \(max) bytes") }
-        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+        guard !containsControlCharacter(value.utf8) else {
             throw TollgateError(.invalidArgument, "\(what) must not contain control characters")
         }
+    }
+
+    /// Whether UTF-8 text holds a C0 control (U+0000–U+001F, NUL included), DEL (U+007F) or a
+    /// C1 control (U+0080–U+009F, encoded `C2 80`…`C2 9F`). Bytes only: it runs on every
+    /// request's subjects.
+    static func containsControlCharacter(_ utf8: some Sequence<UInt8>) -> Bool {
+        var afterC2 = false
+        for byte in utf8 {
+            if byte < 0x20 || byte == 0x7F || (afterC2 && byte <= 0x9F) { return true }
+            afterC2 = byte == 0xC2
+        }
+        return false
     }
 
     static func limit(_ limit: Limit) throws(TollgateError) {

@@ -464,8 +464,8 @@ extension Store {
         guard let value = subjects[name] else {
             throw TollgateError(.missingSubject, "\(what) limits by \(name), but the request carries no \(name)")
         }
-        guard !value.isEmpty, value.utf8.count <= Bounds.subjectValue, !value.utf8.contains(0) else {
-            throw TollgateError(.invalidArgument, "the \(name) subject must be 1 to \(Bounds.subjectValue) bytes without NUL")
+        guard !value.isEmpty, value.utf8.count <= Bounds.subjectValue, !Validation.containsControlCharacter(value.utf8) else {
+            throw TollgateError(.invalidArgument, "the \(name) subject must be 1 to \(Bounds.subjectValue) bytes without control characters")
         }
         return .custom(name: name, value: value)
     }

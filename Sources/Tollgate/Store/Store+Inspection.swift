@@ -26,7 +26,9 @@ public struct DumpRecord: Sendable {
         return line + "}"
     }
 
-    /// `name=value` pairs separated by two spaces.
+    /// `name=value` pairs separated by two spaces. Every value a caller could have chosen is
+    /// printed bare only when it cannot be misread (see ``textToken(_:)``), else quoted and
+    /// escaped: one record is always one line, with each field once.
     public var textLine: String {
         ([table.rawValue] + fields.map { "\($0.name)=\(Self.text($0.value))" }).joined(separator: "  ")
     }
@@ -61,11 +63,50 @@ public struct DumpRecord: Sendable {
 
     static func text(_ value: Value) -> String {
         switch value {
-        case .string(let string): string.contains(" ") || string.isEmpty ? json(string) : string
-        case .list(let strings): strings.joined(separator: ",")
-        case .map(let entries): entries.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        case .string(let string): textToken(string)
+        case .list(let strings): strings.map(textToken).joined(separator: ",")
+        case .map(let entries): entries.sorted { $0.key < $1.key }.map { textToken($0.key) + "=" + textToken($0.value) }.joined(separator: ",")
         default: json(value)
         }
+    }
+
+    /// A string as one token of the table format: bare when it holds nothing but visible
+    /// characters other than the format's own separators (space, `,`, `=`) and quote (`"`, `\`);
+    /// otherwise in double quotes, with `"` and `\` escaped and every control, format or
+    /// separator character (C0, DEL, C1, bidirectional overrides, line separators…) written as
+    /// `\uXXXX`, as is a space after a space (two spaces separate fields) — so no value can end
+    /// a line, add a field, or reach a terminal as an escape sequence.
+    static func textToken(_ string: String) -> String {
+        func isBare(_ scalar: Unicode.Scalar) -> Bool {
+            if scalar.isASCII { return scalar.value > 0x20 && scalar.value < 0x7F && !" ,=\"\\".unicodeScalars.contains(scalar) }
+            return !needsEscape(scalar)
+        }
+        func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .spaceSeparator, .unassigned, .surrogate, .privateUse: true
+            default: false
+            }
+        }
+        if !string.isEmpty, string.unicodeScalars.allSatisfy(isBare) { return string }
+        var out = "\""
+        var afterSpace = false
+        for scalar in string.unicodeScalars {
+            defer { afterSpace = scalar == " " }
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case " ": out += afterSpace ? "\\u0020" : " "
+            case _ where needsEscape(scalar):
+                if scalar.value > 0xFFFF {
+                    let offset = scalar.value - 0x10000
+                    out += String(format: "\\u%04x\\u%04x", 0xD800 + (offset >> 10), 0xDC00 + (offset & 0x3FF))
+                } else {
+                    out += String(format: "\\u%04x", scalar.value)
+                }
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }
 
@@ -297,7 +338,9 @@ extension Store {
     // MARK: Backup and restore
 
     /// A consistent copy of the store into the new directory `path`, taken from a read snapshot
-    /// while writers go on (`mdb_env_copy2`). `compact` leaves free pages out. Files are 0600.
+    /// while writers go on (`mdb_env_copyfd2`). `compact` leaves free pages out. The data file is
+    /// created 0600 before the first byte is copied into it (never readable by others, not even
+    /// mid-copy), in a directory created 0700.
     public func backup(to path: String, compact: Bool = false) throws(TollgateError) {
         if FileManager.default.fileExists(atPath: path + "/data.mdb") {
             throw TollgateError(.alreadyExists, "\(path) already holds a store")
@@ -306,7 +349,6 @@ extension Store {
             throw TollgateError(.storage, "cannot create \(path): \(String(cString: strerror(errno)))")
         }
         try Self.storageCall("back up to \(path)") { try environment.copy(to: path, compact: compact) }
-        chmod(path + "/data.mdb", 0o600)
     }
 
     /// Throws unless the LMDB data file at `path` is as long as its newest meta page says: a copy
@@ -346,14 +388,23 @@ extension Store {
     }
 
     /// Replaces the store at `target` with the backup at `backup`, after checking the backup.
-    /// Refuses to overwrite an existing store unless `force`. The swap is a rename: a crash
-    /// leaves either the old store or the new one, never a mix. Stop servers using `target` first.
+    /// Refuses to overwrite an existing store unless `force`, and refuses — even with `force` —
+    /// a target that exists and is anything but a missing path, an empty directory or a Tollgate
+    /// store (``RestoreTarget``): a mistyped path must never cost a directory its contents. The
+    /// swap is a rename: a crash leaves either the old store or the new one, never a mix. Only
+    /// store files are ever removed, one by one, never a directory tree. Stop servers using
+    /// `target` first.
     public static func restore(backup: String, to target: String, force: Bool = false, pepper: Pepper? = nil) throws(TollgateError) -> [IntegrityFinding] {
-        let targetExists = FileManager.default.fileExists(atPath: target + "/data.mdb")
-        if targetExists && !force { throw TollgateError(.alreadyExists, "\(target) holds a store; pass force to replace it") }
-        let staging = target + ".restoring-\(getpid())"
-        try? FileManager.default.removeItem(atPath: staging)
-        guard mkdir(staging, 0o700) == 0 else { throw TollgateError(.storage, "cannot create \(staging)") }
+        let existing = try RestoreTarget.classify(target)
+        if existing == .store && !force { throw TollgateError(.alreadyExists, "\(target) holds a store; pass force to replace it") }
+        // A fresh name of our own: a directory already at `target.restoring-…` is someone else's.
+        var template = Array((target + ".restoring-XXXXXX").utf8CString)
+        let created: String? = template.withUnsafeMutableBufferPointer { buffer in
+            mkdtemp(buffer.baseAddress!).map { String(cString: $0) }
+        }
+        guard let staging = created else {
+            throw TollgateError(.storage, "cannot create a staging directory beside \(target): \(String(cString: strerror(errno)))")
+        }
         do {
             // Copy the backup's data file (not its lock file) into the staging directory, check it there.
             let source = backup + "/data.mdb"
@@ -373,22 +424,26 @@ extension Store {
             guard findings.isEmpty else {
                 throw TollgateError(.corruptRecord, "the backup fails its check: " + findings.prefix(3).map(\.description).joined(separator: "; "))
             }
-            try? FileManager.default.removeItem(atPath: staging + "/lock.mdb")
-            if targetExists {
+            unlink(staging + "/lock.mdb")
+            switch existing {
+            case .store:
                 let old = target + ".replaced-\(getpid())"
                 guard rename(target, old) == 0 else { throw TollgateError(.storage, "cannot move \(target) aside") }
                 guard rename(staging, target) == 0 else {
                     _ = rename(old, target)
                     throw TollgateError(.storage, "cannot move the restored store into place")
                 }
-                try? FileManager.default.removeItem(atPath: old)
-            } else {
-                try? FileManager.default.removeItem(atPath: target)
+                RestoreTarget.removeStore(old)
+            case .emptyDirectory:
+                // rmdir, not a recursive removal: it fails if anything appeared meanwhile.
+                guard rmdir(target) == 0 else { throw TollgateError(.storage, "\(target) is no longer empty") }
+                guard rename(staging, target) == 0 else { throw TollgateError(.storage, "cannot move the restored store into place") }
+            case .missing:
                 guard rename(staging, target) == 0 else { throw TollgateError(.storage, "cannot move the restored store into place") }
             }
             return findings
         } catch {
-            try? FileManager.default.removeItem(atPath: staging)
+            RestoreTarget.removeStore(staging)
             throw Self.mapError(error, "restore")
         }
     }

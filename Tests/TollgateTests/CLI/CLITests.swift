@@ -34,7 +34,8 @@ struct CLI {
         try JSONSerialization.jsonObject(with: Data(try run(arguments + ["--json"], stdin: nil).stdout.utf8))
     }
 
-    private func run(_ arguments: [String], stdin: String?) throws -> Result {
+    @discardableResult
+    func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
