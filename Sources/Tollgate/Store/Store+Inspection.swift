@@ -208,12 +208,16 @@ extension Store {
 
     // MARK: Check
 
-    /// Verifies the store: every record decodes, cross-references hold (key → tier, keyIDs ↔ keys,
-    /// the owners index), counters are sane, and LMDB's counts agree. Returns what is wrong.
+    /// Verifies the store: LMDB's structure (pages, trees, free list; damage is recorded in the
+    /// damage marker, which keeps writers off), every record decodes, cross-references hold
+    /// (key → tier, keyIDs ↔ keys, the owners index), counters are sane and agree with the usage
+    /// ledger, and LMDB's counts agree. Returns what is wrong.
     public func check() throws(TollgateError) -> [IntegrityFinding] {
         try read("check the store") { txn in
-            var findings: [IntegrityFinding] = []
+            var findings = checkStructure(txn)
             func finding(_ table: String, _ problem: String) { findings.append(IntegrityFinding(table: table, problem: problem)) }
+            // Damaged trees may hold pointers LMDB would follow out of the map: stop here.
+            if !findings.isEmpty { return findings }
 
             if try Self.readMeta(txn, tables) == nil { finding("meta", "no meta record") }
             var tierNames = Set<String>()

@@ -129,6 +129,7 @@ public final class Store: Sendable {
         if !options.create && !FileManager.default.fileExists(atPath: options.path + "/data.mdb") {
             throw TollgateError(.notFound, "no store at \(options.path)")
         }
+        if !options.readOnly { try Self.refuseIfStructurallyDamaged(path: options.path) }
         let environment: Environment
         do { environment = try Environment(options: envOptions) } catch {
             throw TollgateError(.storage, "cannot open the store at \(options.path)", underlying: error)
