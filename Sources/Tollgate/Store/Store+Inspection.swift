@@ -147,6 +147,11 @@ public struct IntegrityFinding: Sendable, Hashable, CustomStringConvertible {
     public var table: String
     public var problem: String
     public var description: String { "\(table): \(problem)" }
+
+    public init(table: String, problem: String) {
+        self.table = table
+        self.problem = problem
+    }
 }
 
 extension Store {
@@ -294,6 +299,7 @@ extension Store {
                 } catch { finding("audit", "undecodable record: \(error)") }
                 return .continue
             }
+            for disagreement in try counterLedgerDisagreements(txn) { finding("counters", disagreement.description) }
             return findings
         }
     }
