@@ -32,6 +32,9 @@ public enum PageWalk {
     public struct Report: Sendable, Hashable {
         public var findings: [String] = []
         public var summary = Summary()
+        /// With a snapshot only: its meta page was being rewritten while it was read (or is gone),
+        /// so nothing was walked. Walk again on a fresh snapshot.
+        public var unstable = false
     }
 
     /// Walks the data file at `path`. `snapshot`: walk the meta page of that transaction (the
@@ -46,7 +49,7 @@ public enum PageWalk {
         var walker = Walker(file: DataFile(descriptor: descriptor, size: UInt64(max(0, status.st_size))))
         walker.run(snapshot: snapshot)
         walker.summarizeElided()
-        return Report(findings: walker.findings, summary: walker.summary)
+        return Report(findings: walker.findings, summary: walker.summary, unstable: walker.unstable)
     }
 }
 
@@ -134,6 +137,7 @@ private struct Walker {
     let file: DataFile
     var findings: [String] = []
     var summary = PageWalk.Summary()
+    var unstable = false
     /// Per page: 0 unclaimed, else 1 + the index in `owners` of what claimed it.
     private var claims: [UInt32] = []
     private var owners: [String] = []
@@ -176,14 +180,16 @@ private struct Walker {
         }
         self.pageSize = pageSize
         summary.pageSize = pageSize
-        let metas = (0..<2).map { index in
-            file.bytes(at: UInt64(index * pageSize), count: pageSize).flatMap(MetaPage.init)
-        }
-        let sane = metas.enumerated().map { index, meta in checkMeta(meta, index: index) }
+        // The meta record fits in the first 256 bytes of its page.
+        let metaBytes = (0..<2).map { file.bytes(at: UInt64($0 * pageSize), count: 256) }
+        let metas = metaBytes.map { $0.flatMap(MetaPage.init) }
         let chosen: Int
         if let snapshot {
-            guard let index = metas.firstIndex(where: { $0?.transactionID == snapshot }) else {
-                findings.append("no meta page holds transaction \(snapshot), the snapshot being checked")
+            // Commit T+2 rewrites T's meta page in place; if it is doing so now, the caller walks
+            // again on a fresh snapshot rather than calling a half-written page damage.
+            guard let index = metas.firstIndex(where: { $0?.transactionID == snapshot }),
+                  file.bytes(at: UInt64(index * pageSize), count: 256) == metaBytes[index] else {
+                unstable = true
                 return
             }
             chosen = index
@@ -191,7 +197,18 @@ private struct Walker {
             // mdb_env_pick_meta: the higher transaction id, whatever else the page says.
             chosen = (metas[0]?.transactionID ?? 0) < (metas[1]?.transactionID ?? 0) ? 1 : 0
         }
-        guard sane[chosen], let meta = metas[chosen] else {
+        let problems = (0..<2).map { checkMeta(metas[$0], index: $0) }
+        defer {
+            // In a live store the other meta page is the next commit's: report it only if it
+            // did not change while the trees were walked.
+            let other = 1 - chosen
+            if !problems[other].isEmpty,
+               snapshot == nil || file.bytes(at: UInt64(other * pageSize), count: 256) == metaBytes[other] {
+                findings += problems[other]
+            }
+        }
+        findings += problems[chosen]
+        guard problems[chosen].isEmpty, let meta = metas[chosen] else {
             findings.append("meta page \(chosen), the one LMDB uses, is damaged: its trees were not walked")
             return
         }
@@ -215,13 +232,10 @@ private struct Walker {
         pageSize >= 512 && pageSize <= 65_536 && pageSize & (pageSize - 1) == 0
     }
 
-    /// Reports what is wrong with meta page `index`; true when its trees can be walked.
-    private mutating func checkMeta(_ meta: MetaPage?, index: Int) -> Bool {
+    /// What is wrong with meta page `index`; nothing when its trees can be walked.
+    private func checkMeta(_ meta: MetaPage?, index: Int) -> [String] {
         let name = "meta page \(index)"
-        guard let meta else {
-            findings.append("\(name) is missing: the data file is \(file.size) bytes")
-            return false
-        }
+        guard let meta else { return ["\(name) is missing: the data file is \(file.size) bytes"] }
         var problems: [String] = []
         if meta.magic != MetaPage.magicNumber { problems.append("bad magic number") }
         if meta.version != MetaPage.dataVersion { problems.append("data version \(meta.version), not \(MetaPage.dataVersion)") }
@@ -236,9 +250,7 @@ private struct Walker {
             if record.root < 2 || record.root > meta.lastPage { problems.append("\(tree) root \(record.root) outside pages 2 to \(meta.lastPage)") }
             if Int(record.depth) > Self.maxDepth { problems.append("\(tree) tree depth \(record.depth)") }
         }
-        if problems.isEmpty { return true }
-        findings.append("\(name) (transaction \(meta.transactionID)): " + problems.joined(separator: "; "))
-        return false
+        return problems.isEmpty ? [] : ["\(name) (transaction \(meta.transactionID)): " + problems.joined(separator: "; ")]
     }
 
     private mutating func walk(_ meta: MetaPage) {

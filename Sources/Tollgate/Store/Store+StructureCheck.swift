@@ -41,9 +41,11 @@ extension Store {
     }
 
     /// The structure of this open store, as of the snapshot `txn` pins (so concurrent writers
-    /// cannot reuse the pages being walked).
-    func checkStructure(_ txn: borrowing ReadTransaction) -> [IntegrityFinding] {
-        Self.recordStructure(PageWalk.check(dataFile: options.path + "/data.mdb", snapshot: UInt64(txn.id)), path: options.path)
+    /// cannot reuse the pages being walked); `nil` when a writer was rewriting the snapshot's
+    /// meta page as it was read (walk again in a new transaction).
+    func checkStructure(_ txn: borrowing ReadTransaction) -> [IntegrityFinding]? {
+        let report = PageWalk.check(dataFile: options.path + "/data.mdb", snapshot: UInt64(txn.id))
+        return report.unstable ? nil : Self.recordStructure(report, path: options.path)
     }
 
     private static func markerPath(_ path: String) -> String { path + "/" + damageMarkerName }

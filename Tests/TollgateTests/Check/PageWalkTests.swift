@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Tollgate
 import TollgateLMDB
@@ -46,6 +47,12 @@ struct DataFileImage {
     }
 }
 
+final class DecisionCount: Sendable {
+    let count = Mutex(0)
+    let stop = Mutex(false)
+    let stopped = Mutex(false)
+}
+
 @Suite struct PageWalkTests {
     /// A store with several keys, decisions and tier edits (so the free list is not empty), closed.
     static func makeStore() throws -> (directory: String, image: DataFileImage) {
@@ -85,6 +92,39 @@ struct DataFileImage {
         for _ in 0..<50 { _ = try await fixture.store.authorize(key: key.secret) }
         #expect(try fixture.store.check().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: fixture.store.options.path + "/" + Store.damageMarkerName))
+    }
+
+    /// Writers commit (and rewrite meta pages) all through the walk: nothing is found, no marker.
+    @Test func checkDuringBusyWritersFindsNothing() async throws {
+        let fixture = try Fixture { $0.durability = .periodic(interval: .seconds(3_600)) }
+        defer { fixture.remove() }
+        try fixture.store.setTier(Tier(name: "big", limits: [.perDay(1_000_000)]))
+        let keys = try (0..<16).map { _ in try fixture.key(NewKey(owner: "acme", tier: "big")).secret }
+        let store = fixture.store
+        let made = DecisionCount()
+        // A thread of its own, so the writes go on however busy the test runner's pool is.
+        let writer = Thread {
+            while !made.stop.withLock({ $0 }) {
+                let index = made.count.withLock { count in
+                    defer { count += 1 }
+                    return count
+                }
+                _ = try? store.authorize(key: keys[index % keys.count])
+            }
+            made.stopped.withLock { $0 = true }
+        }
+        writer.start()
+        var checks = 0
+        let deadline = ContinuousClock.now + .seconds(30)
+        while (checks < 30 || made.count.withLock({ $0 }) < 3_000) && ContinuousClock.now < deadline {
+            let findings = try store.check()
+            #expect(findings.isEmpty, "\(findings)")
+            checks += 1
+        }
+        made.stop.withLock { $0 = true }
+        while !made.stopped.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(made.count.withLock { $0 } >= 3_000, "the writers must have committed during the checks")
+        #expect(!FileManager.default.fileExists(atPath: store.options.path + "/" + Store.damageMarkerName))
     }
 
     /// The torn meta write of issue 12 item 20: the newest meta page with the older one's
