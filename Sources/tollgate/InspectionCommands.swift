@@ -50,7 +50,7 @@ struct BufferedOutput {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify a store: LMDB's page structure, every record, every cross-reference, counters against the usage ledger.",
+        abstract: "Verify a store: its LMDB structure, every record and cross-reference.",
         discussion: """
             Exit status 0 when clean, 1 with the list of findings. Structural damage is recorded in \
             <store>/\(Store.damageMarkerName): read-write opens then fail (structural-damage) until \
