@@ -47,6 +47,8 @@ public struct TollgateError: Error, Sendable, CustomStringConvertible {
         public static let cancelled = Code(rawValue: "cancelled")
         /// The store did not answer within the caller's deadline.
         public static let timedOut = Code(rawValue: "timed-out")
+        /// The store's last check found its LMDB structure damaged: it opens read-only only.
+        public static let structuralDamage = Code(rawValue: "structural-damage")
     }
 
     public var code: Code
@@ -80,4 +82,5 @@ extension TollgateError {
     public static let readOnly = Code.readOnly
     public static let cancelled = Code.cancelled
     public static let timedOut = Code.timedOut
+    public static let structuralDamage = Code.structuralDamage
 }

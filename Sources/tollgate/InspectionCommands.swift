@@ -50,20 +50,47 @@ struct BufferedOutput {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify a store: every record decodes and every cross-reference holds.",
-        discussion: "Exit status 0 when clean, 1 with the list of findings.")
+        abstract: "Verify a store: its LMDB structure, every record and cross-reference.",
+        discussion: """
+            Exit status 0 when clean, 1 with the list of findings. Structural damage is recorded in \
+            <store>/\(Store.damageMarkerName): read-write opens then fail (structural-damage) until \
+            `check --clear-damage` finds the structure sound again. A store that cannot be opened gets \
+            the structural check alone.
+            """)
     @OptionGroup var storeOptions: StoreOptions
+    @Flag(help: "Make counters and the usage ledger agree again (raises the lower one; says which was trusted).")
+    var repair = false
+    @Flag(help: "Remove the structural damage marker, once a structural check finds the store sound.")
+    var clearDamage = false
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        if repair && clearDamage { throw ValidationError("--repair and --clear-damage are separate steps") }
+    }
+
     func run() throws {
-        let store = try storeOptions.open(readOnly: true)
-        defer { store.close() }
-        let findings = try store.check()
+        let path = try storeOptions.path()
+        if clearDamage {
+            try Store.clearStructuralDamage(path: path)
+            if output.json { printJSON(["clean": true, "cleared": true] as [String: Any]) } else { print("structure sound; damage marker cleared") }
+            return
+        }
+        var repairs: [CounterLedgerRepair] = []
+        var findings: [IntegrityFinding]
+        do {
+            let store = try storeOptions.open(readOnly: !repair)
+            defer { store.close() }
+            if repair { repairs = try store.repairCounterLedgerDisagreements() }
+            findings = try store.check()
+        } catch let error as TollgateError where !repair && [.storage, .corruptRecord].contains(error.code) {
+            // Too damaged for LMDB to open: the page walk does not need it to.
+            findings = [IntegrityFinding(table: "store", problem: "cannot open: \(error.message)")] + (try Store.checkStructure(path: path))
+        }
         if output.json {
-            printJSON(["clean": findings.isEmpty, "findings": findings.map(\.description)] as [String: Any])
-        } else if findings.isEmpty {
-            print("clean")
+            printJSON(["clean": findings.isEmpty, "findings": findings.map(\.description), "repairs": repairs.map(\.description)] as [String: Any])
         } else {
+            for repair in repairs { print("repaired: \(repair)") }
+            if findings.isEmpty { print("clean") }
             for finding in findings { print(finding) }
         }
         if !findings.isEmpty { throw ExitCode(1) }

@@ -122,7 +122,9 @@ public final class Store: Sendable {
     /// Opens the store at `options.path`, creating it when missing (unless `create` is off).
     ///
     /// Throws ``TollgateError/Code/unsupportedFormat`` for a store of another format version,
-    /// ``TollgateError/Code/pepperMismatch`` when the pepper does not fit the store, and
+    /// ``TollgateError/Code/pepperMismatch`` when the pepper does not fit the store,
+    /// ``TollgateError/Code/structuralDamage`` for a read-write open of a store whose last check
+    /// found its LMDB structure damaged (see ``Store/checkStructure(path:)``), and
     /// ``TollgateError/Code/storage`` when LMDB cannot open it (including: already open in this process).
     public init(options: Options) throws(TollgateError) {
         var envOptions = Environment.Options(path: options.path)
@@ -136,6 +138,7 @@ public final class Store: Sendable {
         if !options.create && !FileManager.default.fileExists(atPath: options.path + "/data.mdb") {
             throw TollgateError(.notFound, "no store at \(options.path)")
         }
+        if !options.readOnly { try Self.refuseIfStructurallyDamaged(path: options.path) }
         let environment: Environment
         do { environment = try Environment(options: envOptions) } catch {
             throw TollgateError(.storage, "cannot open the store at \(options.path)", underlying: error)
