@@ -10,7 +10,8 @@ enum RestoreTarget: Equatable {
     case missing, emptyDirectory, store
 
     /// The only files a store directory holds; nothing else is ever removed by `restore`.
-    static let storeFiles: Set<String> = ["data.mdb", "lock.mdb"]
+    /// The structural-damage marker counts: a damaged store is what one restores over.
+    static let storeFiles: Set<String> = ["data.mdb", "lock.mdb", Store.damageMarkerName]
 
     /// Throws unless `path` is missing, an empty directory, or a store: a directory holding
     /// only ``storeFiles``, whose `data.mdb` is a regular file that is empty (never synced) or

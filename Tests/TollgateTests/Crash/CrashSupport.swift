@@ -142,7 +142,9 @@ final class WorkloadProcess {
 
     /// Waits until the child printed `R` (set up, deciding). False if it did not within `timeout`
     /// or ended first.
-    func waitUntilReady(timeout: Duration = .seconds(15)) async -> Bool {
+    /// Generous: a debug child on a loaded 2-core machine (the whole suite runs in parallel) has
+    /// been seen to take over 15 s to open its store and print `R`.
+    func waitUntilReady(timeout: Duration = .seconds(60)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let bytes = FileManager.default.contents(atPath: outputPath), bytes.starts(with: Array("R\n".utf8)) { return true }
