@@ -89,10 +89,14 @@ public struct ModelUsage: Equatable {
 
 public struct ModelReceipt {
     public var keyID: String
-    public var counters: [(id: CounterID, limit: Limit)]
+    /// Each counter charged, its limit, and the state the charge left (what a refund reads).
+    public var counters: [(id: CounterID, limit: Limit, charged: CounterState)]
     public var chargedCredits: Bool
     public var cost: UInt64
     public var day: Int64
+    /// The end of the decision's UTC day or of the last window it charged, whichever is later;
+    /// a refund from then on gives nothing back.
+    public var refundableUntil: Timestamp
 }
 
 public struct ModelRequest: CustomStringConvertible {
@@ -194,6 +198,13 @@ public struct StoreModel {
     public init() {}
 
     /// Days since 1970-01-01 (UTC) of `time`.
+    /// The first microsecond after `day`, saturating.
+    static func endOfDay(_ day: Int64) -> Timestamp {
+        let (next, dayOverflow) = day.addingReportingOverflow(1)
+        let (end, overflow) = next.multipliedReportingOverflow(by: 86_400_000_000)
+        return Timestamp(microseconds: dayOverflow || overflow ? .max : end)
+    }
+
     public static func dayOf(_ time: Timestamp) -> Int64 {
         let (quotient, remainder) = time.microseconds.quotientAndRemainder(dividingBy: 86_400_000_000)
         return remainder < 0 ? quotient - 1 : quotient
@@ -265,7 +276,8 @@ public struct StoreModel {
         let limits = Self.effectiveLimits(tierLimits, key.overrides)
         var statuses: [Decision.LimitStatus] = []
         var newStates: [(id: CounterID, state: CounterState)] = []
-        var consumed: [(id: CounterID, limit: Limit)] = []
+        var consumed: [(id: CounterID, limit: Limit, charged: CounterState)] = []
+        var refundableUntil = Self.endOfDay(Self.dayOf(now))
         var allAllow = true
         for limit in limits {
             let subject: ModelSubject
@@ -288,7 +300,9 @@ public struct StoreModel {
                 remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
                 allowed: check.allowed, neverFits: check.neverFits))
             newStates.append((counter, state))
-            consumed.append((counter, limit))
+            consumed.append((counter, limit, state))
+            let (staleAt, overflow) = now.microseconds.addingReportingOverflow(max(check.resetAfter, 0))
+            refundableUntil = max(refundableUntil, Timestamp(microseconds: overflow ? .max : staleAt))
         }
 
         // Credits: a due refill is applied on the way (and written only with an allowed request).
@@ -313,7 +327,7 @@ public struct StoreModel {
         let allowed = ExpectedDecision(outcome: .allowed, key: identity, limits: statuses, creditsRemaining: after, cost: request.cost, at: now)
         key.credits = after
         key.lastRefill = lastRefill
-        let receipt = ModelReceipt(keyID: key.id, counters: consumed, chargedCredits: credits != nil && request.cost > 0, cost: request.cost, day: StoreModel.dayOf(now))
+        let receipt = ModelReceipt(keyID: key.id, counters: consumed, chargedCredits: credits != nil && request.cost > 0, cost: request.cost, day: StoreModel.dayOf(now), refundableUntil: refundableUntil)
         return ModelPlan(authorize: .decision(allowed), peek: .decision(peek), effects: ModelEffects(counters: newStates, key: key, receipt: receipt), deniedKeyID: nil)
     }
 
@@ -334,10 +348,10 @@ public struct StoreModel {
     }
 
     public mutating func refund(_ receipt: ModelReceipt, at now: Timestamp) {
-        guard receipt.cost > 0 else { return }
-        for (id, limit) in receipt.counters {
-            guard let state = counters[id] else { continue }
-            counters[id] = limit.refund(state, cost: receipt.cost, at: now)
+        guard receipt.cost > 0, now < receipt.refundableUntil else { return }
+        for (id, limit, charged) in receipt.counters {
+            guard let refunded = limit.refund(counters[id], charged: charged, cost: receipt.cost, at: now) else { continue }
+            counters[id] = refunded
         }
         if receipt.chargedCredits, var key = keys[receipt.keyID], let credits = key.credits {
             key.credits = StoreModel.saturatingAdd(credits, receipt.cost)

@@ -70,6 +70,17 @@ struct GCRA: LimiterAlgorithm {
         return State(scaledArrival: state.scaledArrival - Int128(increment))
     }
 
+    /// The charge left the arrival time at `charged`; by `now` the debt it added is repaid down
+    /// to `charged − t_s` (at most its own `k × W`), whatever happened in between. Giving back
+    /// only that never admits more than the limit would have without the charge.
+    func refunding(_ cost: UInt64, charged: CounterState, to state: State, at now: Int64) -> State? {
+        guard case .gcra(let chargedArrival) = charged, chargedArrival > scaled(now) else { return nil }
+        let inForce = min(chargedArrival.distance(above: scaled(now)), scaledCost(cost))
+        let debt = debt(state, at: now)
+        guard debt > 0 else { return nil }
+        return debt > inForce ? State(scaledArrival: state.scaledArrival - Int128(inForce)) : fresh(at: now)
+    }
+
     /// `cost × window` < 2^127.
     private func scaledCost(_ cost: UInt64) -> UInt128 {
         UInt128(cost) * UInt128(window)
