@@ -100,3 +100,20 @@ struct GCRA: LimiterAlgorithm {
         return Int64(clamping: (debt - target).dividedRoundingUp(by: UInt128(quantity)))
     }
 }
+
+extension Limit {
+    /// A stored state as this limit reads it, given the `staleAt` stored with it.
+    ///
+    /// A GCRA arrival time is scaled by the quantity of the limit that wrote it, and a tier edit
+    /// keeps the counter: read with a lower quantity it would lie centuries ahead. Its record's
+    /// `staleAt` is the unscaled arrival time rounded up (the instant its debt is paid), whatever
+    /// the quantity, so an arrival time beyond `staleAt × quantity` is read as exactly that: the
+    /// debt the writer left, in this limit's scale (at most 1 µs stricter). With the writer's own
+    /// quantity the arrival time is never beyond it, so nothing changes. A raised quantity reads
+    /// the old arrival time as earlier: more lenient, never a lock-out.
+    public func reading(_ state: CounterState, staleAt: Timestamp) -> CounterState {
+        guard strategy == .gcra, case .gcra(let arrival) = state, staleAt.microseconds < .max else { return state }
+        let bound = Int128(staleAt.microseconds) * Int128(quantity)
+        return arrival > bound ? .gcra(scaledArrival: bound) : state
+    }
+}

@@ -383,7 +383,10 @@ extension Store {
         func evaluate(_ limit: Limit, counterName: String) throws {
             let subject = try resolve(limit.subject)
             let tableKey = subject.tableKey(limit: counterName)
-            let state = try txn.withValue(in: tables.counters, forKey: tableKey) { try StoredCounter.decode($0).state }
+            let state = try txn.withValue(in: tables.counters, forKey: tableKey) { bytes in
+                let stored = try StoredCounter.decode(bytes)
+                return limit.reading(stored.state, staleAt: stored.staleAt)
+            }
             let (check, newState) = limit.evaluate(state, cost: cost, at: now)
             evaluation.allAllow = evaluation.allAllow && check.allowed
             evaluation.statuses.append(Decision.LimitStatus(

@@ -111,7 +111,7 @@ extension Store {
         // `subject · 0x00 · limit name`; the subject holds no 0x00.
         guard let separator = key.firstIndex(of: 0) else { return true }
         let name = String(decoding: UnsafeRawBufferPointer(rebasing: key[(separator + 1)...]), as: UTF8.self)
-        return inForce[name, default: []].allSatisfy { $0.isStale(counter.state, at: now) }
+        return inForce[name, default: []].allSatisfy { $0.isStale($0.reading(counter.state, staleAt: counter.staleAt), at: now) }
     }
 
     private static func graceIsOver(_ value: UnsafeRawBufferPointer, now: Timestamp) throws -> Bool {

@@ -22,7 +22,7 @@ extension Store {
             for counter in receipt.counters {
                 let stored = try txn.withValue(in: tables.counters, forKey: counter.tableKey) { try StoredCounter.decode($0) }
                 guard let stored,
-                      let refunded = counter.limit.refund(stored.state, charged: counter.charged, cost: decision.cost, at: now)
+                      let refunded = counter.limit.refund(counter.limit.reading(stored.state, staleAt: stored.staleAt), charged: counter.charged, cost: decision.cost, at: now)
                 else { continue }
                 try txn.put(StoredCounter(state: refunded, staleAt: stored.staleAt).encoded(), forKey: counter.tableKey, in: tables.counters)
             }
