@@ -89,10 +89,14 @@ public struct ModelUsage: Equatable {
 
 public struct ModelReceipt {
     public var keyID: String
-    public var counters: [(id: CounterID, limit: Limit)]
+    /// Each counter charged, its limit, and the state the charge left (what a refund reads).
+    public var counters: [(id: CounterID, limit: Limit, charged: CounterState)]
     public var chargedCredits: Bool
     public var cost: UInt64
     public var day: Int64
+    /// The end of the decision's UTC day or of the last window it charged, whichever is later;
+    /// a refund from then on gives nothing back.
+    public var refundableUntil: Timestamp
 }
 
 public struct ModelRequest: CustomStringConvertible {
@@ -178,7 +182,7 @@ public struct ModelPlan {
 }
 
 public struct ModelEffects {
-    public var counters: [(id: CounterID, state: CounterState)]
+    public var counters: [(id: CounterID, state: CounterState, staleAt: Timestamp)]
     public var key: ModelKey
     public var receipt: ModelReceipt
 }
@@ -189,11 +193,25 @@ public struct StoreModel {
     public var secrets: [String: ModelSecret] = [:]
     public var currentSecret: [String: String] = [:]
     public var counters: [CounterID: CounterState] = [:]
+    /// Each counter's `staleAt` as the store records it (`Limit.reading` needs it).
+    public var counterStaleAt: [CounterID: Timestamp] = [:]
     public var usage: [UsageID: ModelUsage] = [:]
 
     public init() {}
 
     /// Days since 1970-01-01 (UTC) of `time`.
+    /// A counter's state as `limit` reads it (`nil`: none).
+    func read(_ id: CounterID, _ limit: Limit) -> CounterState? {
+        counters[id].map { limit.reading($0, staleAt: counterStaleAt[id] ?? Timestamp(microseconds: .max)) }
+    }
+
+    /// The first microsecond after `day`, saturating.
+    static func endOfDay(_ day: Int64) -> Timestamp {
+        let (next, dayOverflow) = day.addingReportingOverflow(1)
+        let (end, overflow) = next.multipliedReportingOverflow(by: 86_400_000_000)
+        return Timestamp(microseconds: dayOverflow || overflow ? .max : end)
+    }
+
     public static func dayOf(_ time: Timestamp) -> Int64 {
         let (quotient, remainder) = time.microseconds.quotientAndRemainder(dividingBy: 86_400_000_000)
         return remainder < 0 ? quotient - 1 : quotient
@@ -264,8 +282,9 @@ public struct StoreModel {
         let tierLimits = tiers[key.tier]?.limits ?? []
         let limits = Self.effectiveLimits(tierLimits, key.overrides)
         var statuses: [Decision.LimitStatus] = []
-        var newStates: [(id: CounterID, state: CounterState)] = []
-        var consumed: [(id: CounterID, limit: Limit)] = []
+        var newStates: [(id: CounterID, state: CounterState, staleAt: Timestamp)] = []
+        var consumed: [(id: CounterID, limit: Limit, charged: CounterState)] = []
+        var refundableUntil = Self.endOfDay(Self.dayOf(now))
         var allAllow = true
         for limit in limits {
             let subject: ModelSubject
@@ -280,15 +299,18 @@ public struct StoreModel {
                 subject = .custom(name: name, value: value)
             }
             let counter = CounterID(subject: subject, limit: limit.name)
-            let (check, state) = limit.evaluate(counters[counter], cost: request.cost, at: now)
+            let (check, state) = limit.evaluate(read(counter, limit), cost: request.cost, at: now)
             allAllow = allAllow && check.allowed
             statuses.append(Decision.LimitStatus(
                 name: limit.name, strategy: limit.strategy, quantity: limit.quantity,
                 windowMicroseconds: limit.windowLength(at: now), subject: subject.description,
                 remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
                 allowed: check.allowed, neverFits: check.neverFits))
-            newStates.append((counter, state))
-            consumed.append((counter, limit))
+            let (sum, overflow) = now.microseconds.addingReportingOverflow(max(check.resetAfter, 0))
+            let staleAt = Timestamp(microseconds: overflow ? .max : sum)
+            newStates.append((counter, state, staleAt))
+            consumed.append((counter, limit, state))
+            refundableUntil = max(refundableUntil, staleAt)
         }
 
         // Credits: a due refill is applied on the way (and written only with an allowed request).
@@ -313,14 +335,17 @@ public struct StoreModel {
         let allowed = ExpectedDecision(outcome: .allowed, key: identity, limits: statuses, creditsRemaining: after, cost: request.cost, at: now)
         key.credits = after
         key.lastRefill = lastRefill
-        let receipt = ModelReceipt(keyID: key.id, counters: consumed, chargedCredits: credits != nil && request.cost > 0, cost: request.cost, day: StoreModel.dayOf(now))
+        let receipt = ModelReceipt(keyID: key.id, counters: consumed, chargedCredits: credits != nil && request.cost > 0, cost: request.cost, day: StoreModel.dayOf(now), refundableUntil: refundableUntil)
         return ModelPlan(authorize: .decision(allowed), peek: .decision(peek), effects: ModelEffects(counters: newStates, key: key, receipt: receipt), deniedKeyID: nil)
     }
 
     /// What `authorize` changes.
     public mutating func apply(_ plan: ModelPlan, at now: Timestamp) {
         if let effects = plan.effects {
-            for (id, state) in effects.counters { counters[id] = state }
+            for (id, state, staleAt) in effects.counters {
+                counters[id] = state
+                counterStaleAt[id] = staleAt
+            }
             keys[effects.key.id] = effects.key
             let usageID = UsageID(keyID: effects.key.id, day: effects.receipt.day)
             var entry = usage[usageID] ?? ModelUsage()
@@ -334,10 +359,10 @@ public struct StoreModel {
     }
 
     public mutating func refund(_ receipt: ModelReceipt, at now: Timestamp) {
-        guard receipt.cost > 0 else { return }
-        for (id, limit) in receipt.counters {
-            guard let state = counters[id] else { continue }
-            counters[id] = limit.refund(state, cost: receipt.cost, at: now)
+        guard receipt.cost > 0, now < receipt.refundableUntil else { return }
+        for (id, limit, charged) in receipt.counters {
+            guard let refunded = limit.refund(read(id, limit), charged: charged, cost: receipt.cost, at: now) else { continue }
+            counters[id] = refunded
         }
         if receipt.chargedCredits, var key = keys[receipt.keyID], let credits = key.credits {
             key.credits = StoreModel.saturatingAdd(credits, receipt.cost)

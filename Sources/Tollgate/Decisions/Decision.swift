@@ -1,3 +1,6 @@
+import Synchronization
+import TollgateLMDB
+
 /// The answer to one request. Being limited is a value, not an error.
 public struct Decision: Sendable, Hashable {
     public enum Outcome: String, Sendable, Hashable, CaseIterable {
@@ -111,15 +114,44 @@ public struct Decision: Sendable, Hashable {
     }
 }
 
-/// What an allowed decision consumed, so it can be given back.
+/// What an allowed decision consumed, so it can be given back once, and only as far as it is
+/// still in force.
 struct Receipt: Sendable, Hashable {
+    /// Unique per decision: ``Store/refund(_:at:)`` records it, so a second refund of the same
+    /// decision (in any process) gives nothing back.
+    var id: DecisionID
     var keyID: String
     var counters: [ConsumedCounter]
     var chargedCredits: Bool
+    /// After this, nothing of the decision is refunded (credits and usage included): every window
+    /// it charged has ended, and so has its UTC day in the usage ledger. Also when its refund
+    /// record may be swept.
+    var refundableUntil: Timestamp
 
     struct ConsumedCounter: Sendable, Hashable {
         var tableKey: [UInt8]
+        /// The limit as it was charged; its arithmetic reads `charged`.
         var limit: Limit
+        /// The state this decision wrote: which window it charged, what the bucket lacked.
+        var charged: CounterState
+    }
+}
+
+/// 16 bytes: a random per-process half and a per-process sequence, so two decisions never
+/// share one without any coordination between processes.
+struct DecisionID: Sendable, Hashable {
+    var bytes: [UInt8]
+
+    private static let process = UInt64.random(in: .min ... .max)
+    private static let sequence = Atomic<UInt64>(0)
+
+    static func next() -> DecisionID {
+        let (sequence, _) = Self.sequence.add(1, ordering: .relaxed)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
+        bytes.appendBigEndian(process)
+        bytes.appendBigEndian(sequence)
+        return DecisionID(bytes: bytes)
     }
 }
 

@@ -70,6 +70,17 @@ struct GCRA: LimiterAlgorithm {
         return State(scaledArrival: state.scaledArrival - Int128(increment))
     }
 
+    /// The charge left the arrival time at `charged`; by `now` the debt it added is repaid down
+    /// to `charged − t_s` (at most its own `k × W`), whatever happened in between. Giving back
+    /// only that never admits more than the limit would have without the charge.
+    func refunding(_ cost: UInt64, charged: CounterState, to state: State, at now: Int64) -> State? {
+        guard case .gcra(let chargedArrival) = charged, chargedArrival > scaled(now) else { return nil }
+        let inForce = min(chargedArrival.distance(above: scaled(now)), scaledCost(cost))
+        let debt = debt(state, at: now)
+        guard debt > 0 else { return nil }
+        return debt > inForce ? State(scaledArrival: state.scaledArrival - Int128(inForce)) : fresh(at: now)
+    }
+
     /// `cost × window` < 2^127.
     private func scaledCost(_ cost: UInt64) -> UInt128 {
         UInt128(cost) * UInt128(window)
@@ -87,5 +98,22 @@ struct GCRA: LimiterAlgorithm {
         guard debt > target else { return 0 }
         guard quantity > 0 else { return nil }
         return Int64(clamping: (debt - target).dividedRoundingUp(by: UInt128(quantity)))
+    }
+}
+
+extension Limit {
+    /// A stored state as this limit reads it, given the `staleAt` stored with it.
+    ///
+    /// A GCRA arrival time is scaled by the quantity of the limit that wrote it, and a tier edit
+    /// keeps the counter: read with a lower quantity it would lie centuries ahead. Its record's
+    /// `staleAt` is the unscaled arrival time rounded up (the instant its debt is paid), whatever
+    /// the quantity, so an arrival time beyond `staleAt × quantity` is read as exactly that: the
+    /// debt the writer left, in this limit's scale (at most 1 µs stricter). With the writer's own
+    /// quantity the arrival time is never beyond it, so nothing changes. A raised quantity reads
+    /// the old arrival time as earlier: more lenient, never a lock-out.
+    public func reading(_ state: CounterState, staleAt: Timestamp) -> CounterState {
+        guard strategy == .gcra, case .gcra(let arrival) = state, staleAt.microseconds < .max else { return state }
+        let bound = Int128(staleAt.microseconds) * Int128(quantity)
+        return arrival > bound ? .gcra(scaledArrival: bound) : state
     }
 }

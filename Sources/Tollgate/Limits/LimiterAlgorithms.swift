@@ -41,6 +41,20 @@ extension Limit {
         algorithm.refund(state, cost: cost, at: now.microseconds)
     }
 
+    /// Gives back what is still in force of one earlier charge of `cost`: the one that left this
+    /// limit's counter in the state `charged` (what ``evaluate(_:cost:at:)`` returned for it).
+    ///
+    /// A window strategy gives the cost back only while the window it was charged in still
+    /// counts (the sliding window: while it is the current or the previous window); a bucket
+    /// gives back only what the refill has not repaid since (token bucket and GCRA). So a refund
+    /// never admits more than the limit would have without the charge.
+    ///
+    /// Returns `nil` when there is nothing to write: a `nil` state, a state or charge of another
+    /// strategy's case (a tier was edited), or a charge no longer in force.
+    public func refund(_ state: CounterState?, charged: CounterState, cost: UInt64, at now: Timestamp) -> CounterState? {
+        algorithm.refund(state, charged: charged, cost: cost, at: now.microseconds)
+    }
+
     /// True when the stored state can no longer affect any decision at `now` or later: normalized
     /// to `now`, it equals a fresh state. The background sweeper deletes such counters.
     public func isStale(_ state: CounterState, at now: Timestamp) -> Bool {
@@ -107,6 +121,9 @@ protocol LimiterAlgorithm {
     /// when it does not fit now.
     func retryAfter(_ cost: UInt64, in state: State, at now: Int64) -> Int64?
     func refunding(_ cost: UInt64, to state: State, at now: Int64) -> State
+    /// `state` with what is still in force of the charge of `cost` that left `charged` given
+    /// back, or `nil` when nothing of it is (or `charged` is another strategy's case).
+    func refunding(_ cost: UInt64, charged: CounterState, to state: State, at now: Int64) -> State?
 }
 
 extension LimiterAlgorithm {
@@ -141,6 +158,13 @@ extension LimiterAlgorithm {
     func refund(_ stored: CounterState?, cost: UInt64, at now: Int64) -> CounterState? {
         guard let stored, let state = normalized(stored, at: now) else { return nil }
         return encoded(refunding(cost, to: state, at: now))
+    }
+
+    func refund(_ stored: CounterState?, charged: CounterState, cost: UInt64, at now: Int64) -> CounterState? {
+        guard cost > 0, let stored, let state = normalized(stored, at: now),
+              let refunded = refunding(cost, charged: charged, to: state, at: now)
+        else { return nil }
+        return encoded(refunded)
     }
 
     func isStale(_ stored: CounterState, at now: Int64) -> Bool {

@@ -79,6 +79,20 @@ struct SlidingWindow: LimiterAlgorithm {
         return State(period: state.period, count: state.count - fromCount, previous: state.previous - fromPrevious)
     }
 
+    /// From the window the cost was charged in: the current count while it is the current
+    /// window, `previous` while it is the previous one, nothing once it is older. Never from a
+    /// window the charge was not counted in.
+    func refunding(_ cost: UInt64, charged: CounterState, to state: State, at now: Int64) -> State? {
+        guard case .sliding(let chargedStart, _, _) = charged else { return nil }
+        if chargedStart == state.period.storedStart, state.count > 0 {
+            return State(period: state.period, count: state.count - min(cost, state.count), previous: state.previous)
+        }
+        if Int128(chargedStart) == state.period.start - Int128(window), state.previous > 0 {
+            return State(period: state.period, count: state.count, previous: state.previous - min(cost, state.previous))
+        }
+        return nil
+    }
+
     /// `units × window`: a count in the scale the weighted comparison uses.
     private func scaled(_ units: UInt64) -> UInt128 {
         UInt128(units) * UInt128(window)

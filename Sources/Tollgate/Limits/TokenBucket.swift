@@ -57,6 +57,20 @@ struct TokenBucket: LimiterAlgorithm {
         State(scaledTokens: adding(UInt128(scaledCost(cost)), to: state.scaledTokens), updated: state.updated)
     }
 
+    /// The charge left the bucket `C × W − charged` short of full, and the refill has repaid
+    /// `q` of that per microsecond since; whatever admissions happened in between, the charge
+    /// still withholds at least what is left of it (at most its own `k × W`). Giving back only
+    /// that never lets the bucket admit more than it would have without the charge.
+    func refunding(_ cost: UInt64, charged: CounterState, to state: State, at now: Int64) -> State? {
+        guard case .bucket(let chargedTokens, let chargedAt) = charged else { return nil }
+        let shortfall = UInt128(scaledCapacity - min(max(chargedTokens, 0), scaledCapacity))
+        let elapsed = UInt128(max(Int128(now) - Int128(chargedAt), 0))
+        let repaid = UInt128(refill) * elapsed
+        guard repaid < shortfall, state.scaledTokens < scaledCapacity else { return nil }
+        let inForce = min(shortfall - repaid, UInt128(scaledCost(cost)))
+        return State(scaledTokens: adding(inForce, to: state.scaledTokens), updated: state.updated)
+    }
+
     /// `cost × window` < 2^127.
     private func scaledCost(_ cost: UInt64) -> Int128 {
         Int128(cost) * Int128(window)

@@ -45,4 +45,11 @@ struct WindowCounter: LimiterAlgorithm {
     func refunding(_ cost: UInt64, to state: State, at now: Int64) -> State {
         State(period: state.period, count: state.count.subtractingClampedAtZero(cost))
     }
+
+    /// Only while the charged window is the current one: a count of an ended window is gone.
+    func refunding(_ cost: UInt64, charged: CounterState, to state: State, at now: Int64) -> State? {
+        guard case .window(let chargedStart, _) = charged, chargedStart == state.period.storedStart, state.count > 0
+        else { return nil }
+        return refunding(cost, to: state, at: now)
+    }
 }

@@ -136,34 +136,6 @@ extension Store {
         }
     }
 
-    /// Gives back what an allowed decision consumed — its cost on every counter and the credits it
-    /// debited — after the upstream work failed. Refunding a decision that was not allowed does
-    /// nothing. Never makes a limit looser than fresh.
-    public func refund(_ decision: Decision, at: Timestamp? = nil) throws(TollgateError) {
-        guard decision.isAllowed, let receipt = decision.receipt, decision.cost > 0 else { return }
-        let now = now(at)
-        try write("refund", as: .decision) { txn in
-            for counter in receipt.counters {
-                let state = try txn.withValue(in: tables.counters, forKey: counter.tableKey) { try StoredCounter.decode($0) }
-                guard let state else { continue }
-                if let refunded = counter.limit.refund(state.state, cost: decision.cost, at: now) {
-                    let stored = StoredCounter(state: refunded, staleAt: state.staleAt)
-                    try txn.put(stored.encoded(), forKey: counter.tableKey, in: tables.counters)
-                } else {
-                    try txn.delete(counter.tableKey, in: tables.counters)
-                }
-            }
-            if receipt.chargedCredits, let (hash, loaded, lastRefill) = try loadKey(txn, id: receipt.keyID), loaded.credits != nil {
-                var key = loaded
-                key.credits = key.credits.map { $0.addingReportingOverflow(decision.cost).overflow ? .max : $0 + decision.cost }
-                try txn.put(StoredKey.primary(key, lastRefillPeriod: lastRefill).encoded(), forKey: hash, in: tables.keys)
-            }
-            try DailyUsage.update(txn, tables.usage, keyID: receipt.keyID, day: Self.day(of: decision.at)) { usage in
-                usage.consumed = usage.consumed >= decision.cost ? usage.consumed - decision.cost : 0
-            }
-        }
-    }
-
     /// Whose counters ``resetCounters(_:actor:)`` clears.
     public enum CounterOwner: Sendable, Hashable {
         case key(id: String)
@@ -340,8 +312,10 @@ extension Store {
             return Plan(decision: decision)
         }
         decision.receipt = Receipt(
-            keyID: key.id, counters: newStates.map { Receipt.ConsumedCounter(tableKey: $0.tableKey, limit: $0.limit) },
-            chargedCredits: key.credits != nil && cost > 0)
+            id: .next(), keyID: key.id,
+            counters: newStates.map { Receipt.ConsumedCounter(tableKey: $0.tableKey, limit: $0.limit, charged: $0.counter.state) },
+            chargedCredits: key.credits != nil && cost > 0,
+            refundableUntil: Self.refundableUntil(day: Self.day(of: now), counters: newStates.map(\.counter)))
 
         // All allowed: the new states, the key record (credits, last use) and the usage ledger,
         // for the caller to write at once in its transaction. Every record they depend on is
@@ -432,7 +406,10 @@ extension Store {
         func evaluate(_ limit: Limit, counterName: String) throws {
             let subject = try resolve(limit.subject)
             let tableKey = subject.tableKey(limit: counterName)
-            let state = try txn.withValue(in: tables.counters, forKey: tableKey) { try StoredCounter.decode($0).state }
+            let state = try txn.withValue(in: tables.counters, forKey: tableKey) { bytes in
+                let stored = try StoredCounter.decode(bytes)
+                return limit.reading(stored.state, staleAt: stored.staleAt)
+            }
             let (check, newState) = limit.evaluate(state, cost: cost, at: now)
             evaluation.allAllow = evaluation.allAllow && check.allowed
             evaluation.statuses.append(Decision.LimitStatus(
@@ -441,7 +418,7 @@ extension Store {
                 remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
                 allowed: check.allowed, neverFits: check.neverFits))
             if check.allowed {
-                let stored = StoredCounter(state: newState, staleAt: now.adding(microseconds: max(check.resetAfter, 0)))
+                let stored = StoredCounter(state: newState, staleAt: Self.staleAt(now, resetAfter: check.resetAfter))
                 evaluation.newStates.append((tableKey, stored, limit))
             }
         }

@@ -103,6 +103,17 @@ public final class Store: Sendable {
         let counters: Table
         let usage: Table
         let audit: Table
+        /// Refunded decisions (added after format 1 shipped; created on the first read-write open,
+        /// so a store opened read-only before that has none: `nil`).
+        let refundsIfPresent: Table?
+
+        /// Refunds and the sweep run only on a read-write store, which always has the table.
+        var refunds: Table {
+            get throws(TollgateError) {
+                guard let refundsIfPresent else { throw TollgateError(.readOnly, "the store is open read-only") }
+                return refundsIfPresent
+            }
+        }
 
         /// Every table, in the order `stats` shows them.
         var all: [Table] { [meta, keys, keyIDs, owners, tiers, counters, usage, audit] }
@@ -229,9 +240,15 @@ public final class Store: Sendable {
                 throw TollgateError(.storage, "cannot open table \(name)", underlying: error)
             }
         }
+        func optional(_ name: String) throws(TollgateError) -> Table? {
+            do { return try environment.table(named: name, create: !readOnly) } catch {
+                throw TollgateError(.storage, "cannot open table \(name)", underlying: error)
+            }
+        }
         return Tables(
             meta: try open("meta"), keys: try open("keys"), keyIDs: try open("keyIDs"), owners: try open("owners"),
-            tiers: try open("tiers"), counters: try open("counters"), usage: try open("usage"), audit: try open("audit"))
+            tiers: try open("tiers"), counters: try open("counters"), usage: try open("usage"), audit: try open("audit"),
+            refundsIfPresent: try optional("refunds"))
     }
 
     static let metaKey = Array("store".utf8)
