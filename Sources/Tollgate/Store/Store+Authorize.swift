@@ -332,7 +332,7 @@ extension Store {
         // All allowed: the new states, the key record (credits, last use) and the usage ledger,
         // for the caller to write at once in its transaction.
         var writes = Writes(counters: newStates.map { ($0.tableKey, $0.counter) }, key: nil, keyID: key.id, day: Self.day(of: now), cost: cost)
-        let lastUsedIsStale = key.lastUsedAt.map { now.microseconds - $0.microseconds >= lastUsedResolution } ?? true
+        let lastUsedIsStale = key.lastUsedAt.map { now.microseconds(since: $0) >= lastUsedResolution } ?? true
         if lastUsedIsStale { key.lastUsedAt = now }
         if lastUsedIsStale || refilled || (creditsBefore != nil && cost > 0) {
             writes.key = (keyHash, StoredKey.primary(key, lastRefillPeriod: lastRefill))

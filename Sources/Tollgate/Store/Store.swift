@@ -293,10 +293,7 @@ public final class Store: Sendable {
 
     func now(_ at: Timestamp?) -> Timestamp { at ?? clock.now() }
 
-    static func microseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-    }
+    static func microseconds(_ duration: Duration) -> Int64 { duration.saturatingMicroseconds }
 
     func ensureWritable() throws(TollgateError) {
         if options.readOnly { throw TollgateError(.readOnly, "the store is open read-only") }
