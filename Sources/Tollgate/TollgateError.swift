@@ -23,6 +23,9 @@ public struct TollgateError: Error, Sendable, CustomStringConvertible {
         public static let storage = Code(rawValue: "storage")
         /// The store's format version is not one this build reads.
         public static let unsupportedFormat = Code(rawValue: "unsupported-format")
+        /// The store's data file is empty: it was created but never synced to disk (a power cut
+        /// before its first sync). Opened only by a caller that asks to create a store.
+        public static let neverSynced = Code(rawValue: "never-synced")
         /// A stored record does not decode: the file is damaged or written by something else.
         public static let corruptRecord = Code(rawValue: "corrupt-record")
         /// An argument is out of range or malformed (a bad name, a limit of zero, a bad spec).
@@ -70,6 +73,7 @@ public struct TollgateError: Error, Sendable, CustomStringConvertible {
 extension TollgateError {
     public static let storage = Code.storage
     public static let unsupportedFormat = Code.unsupportedFormat
+    public static let neverSynced = Code.neverSynced
     public static let corruptRecord = Code.corruptRecord
     public static let invalidArgument = Code.invalidArgument
     public static let notFound = Code.notFound

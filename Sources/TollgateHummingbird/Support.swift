@@ -4,7 +4,7 @@ import Tollgate
 extension Decision {
     /// The same refusal seen `now` instead of at its own time: the waits shrink by the time passed.
     mutating func shiftRetry(to now: Timestamp) {
-        let elapsed = max(0, now.microseconds - at.microseconds)
+        let elapsed = max(0, now.microseconds(since: at))
         limits = limits.map { status in
             var status = status
             status.retryAfter = max(0, status.retryAfter - elapsed)

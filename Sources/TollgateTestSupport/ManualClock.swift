@@ -18,8 +18,7 @@ public final class ManualClock: TimeSource {
     }
 
     public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        advance(microseconds: seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
+        current.withLock { $0 = $0.adding(duration) }
     }
 
     public func set(_ time: Timestamp) { current.withLock { $0 = time } }

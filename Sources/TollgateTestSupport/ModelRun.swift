@@ -187,7 +187,7 @@ public final class ModelRun<Choices: ModelChoices> {
         let tier = pick(tierNames)
         let credits: UInt64? = chance(40) ? UInt64(int(0...8)) : nil
         let refill: CreditRefill? = chance(30) ? CreditRefill(amount: UInt64(int(1...8)), period: chance(70) ? .day : .month) : nil
-        let expiresAt: Timestamp? = chance(20) ? now.adding(microseconds: Int64(int(0...172_800)) * 1_000_000) : nil
+        let expiresAt: Timestamp? = chance(20) ? now.adding(microseconds: Int64(int(1...172_800)) * 1_000_000) : nil
         var scopes: [String] = []
         if chance(50) {
             for _ in 0..<int(1...2) { scopes.append(pick(grantableScopes)) }

@@ -13,8 +13,12 @@ struct Init: ParsableCommand {
 
     func run() throws {
         let path = try storeOptions.path()
-        if FileManager.default.fileExists(atPath: path + "/data.mdb") {
-            throw ValidationError("\(path) already holds a store")
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path + "/data.mdb"))?[.size] as? Int {
+            // Never create over a store that was lost before its first sync: that is for the
+            // operator to decide, knowing what happened.
+            throw ValidationError(size == 0
+                ? "the store at \(path) was never synced: its data file is empty (remove \(path)/data.mdb to create a new store there)"
+                : "\(path) already holds a store")
         }
         var options = Store.Options(path: path)
         options.pepper = try storeOptions.pepper()

@@ -70,13 +70,18 @@ func parseExpiry(_ text: String, now: Timestamp) throws -> Timestamp {
     // Foundation's ISO 8601 parser rolls a day that does not exist over (2027-02-30 reads as
     // 2027-03-02): an expiry must be a real date, so the fields are checked first.
     if CalendarText.looksLikeDate(text) { try CalendarText.validate(text) }
-    if let date = try? Date(text, strategy: .iso8601) {
-        return Timestamp(microseconds: Int64(date.timeIntervalSince1970 * 1_000_000))
-    }
-    if let date = try? Date(text + "T00:00:00Z", strategy: .iso8601) {
-        return Timestamp(microseconds: Int64(date.timeIntervalSince1970 * 1_000_000))
+    // A date outside the `Int64` microsecond range would trap in `Int64(_:)`; the
+    // `Double` → `Int64` conversion clamps instead. Past dates are refused by `createKey`.
+    if let date = (try? Date(text, strategy: .iso8601)) ?? (try? Date(text + "T00:00:00Z", strategy: .iso8601)) {
+        return Timestamp(microseconds: Int64(clampingMicroseconds: date.timeIntervalSince1970 * 1_000_000))
     }
     throw ValidationError("'\(text)' is neither a duration (7d, 12h, 90s) nor a date (2027-01-31 or 2027-01-31T12:00:00Z)")
+}
+
+extension Int64 {
+    init(clampingMicroseconds value: Double) {
+        if value.isNaN { self = 0 } else if value >= 9.2e18 { self = .max } else if value <= -9.2e18 { self = .min } else { self = Int64(value) }
+    }
 }
 
 func parseDuration(_ text: String) throws -> Duration {

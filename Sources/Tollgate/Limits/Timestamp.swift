@@ -6,11 +6,37 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     public var microseconds: Int64
 
     public init(microseconds: Int64) { self.microseconds = microseconds }
-    public init(seconds: Int64) { self.microseconds = seconds * 1_000_000 }
+    /// Clamped to the `Int64` range of microseconds (about ±292,000 years), never a trap.
+    public init(seconds: Int64) {
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        self.microseconds = overflow ? (seconds > 0 ? .max : .min) : product
+    }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.microseconds < rhs.microseconds }
 
-    public func adding(microseconds delta: Int64) -> Timestamp { Timestamp(microseconds: microseconds &+ delta) }
+    // Every instant and duration Tollgate adds or subtracts goes through the three helpers
+    // below. Stored times and caller-supplied times may be anything in `Int64`, so each one
+    // saturates at the ends of the timeline instead of trapping or wrapping: a wrapped sum turns
+    // "far in the future" into "long ago" (an expiry already passed, a grace already over).
+
+    /// `self` moved by `delta` microseconds, clamped to `Int64.min ... Int64.max`.
+    public func adding(microseconds delta: Int64) -> Timestamp {
+        let (sum, overflow) = microseconds.addingReportingOverflow(delta)
+        return Timestamp(microseconds: overflow ? (delta > 0 ? .max : .min) : sum)
+    }
+
+    /// `self` moved by `duration` (whole microseconds, rounded toward zero), clamped like
+    /// ``adding(microseconds:)``.
+    public func adding(_ duration: Duration) -> Timestamp {
+        adding(microseconds: duration.saturatingMicroseconds)
+    }
+
+    /// Microseconds from `earlier` to `self` (negative when `earlier` is later), clamped to the
+    /// `Int64` range: the distance between two `Int64` instants can exceed it.
+    public func microseconds(since earlier: Timestamp) -> Int64 {
+        let (difference, overflow) = microseconds.subtractingReportingOverflow(earlier.microseconds)
+        return overflow ? (microseconds > earlier.microseconds ? .max : .min) : difference
+    }
 
     public var description: String { iso8601 }
 
@@ -28,6 +54,15 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     public static func isoDate(day: Int64) -> String {
         let date = CivilDate(daysSinceEpoch: day)
         return "\(pad(date.year, 4))-\(pad(date.month, 2))-\(pad(date.day, 2))"
+    }
+}
+
+extension Duration {
+    /// Whole microseconds, rounded toward zero, clamped to the `Int64` range. `Duration` reaches
+    /// about ±2⁶³ seconds, a million times more than `Int64` microseconds do.
+    var saturatingMicroseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return Int64(clamping: Int128(seconds) * 1_000_000 + Int128(attoseconds / 1_000_000_000_000))
     }
 }
 

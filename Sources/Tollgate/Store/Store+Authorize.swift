@@ -329,7 +329,7 @@ extension Store {
         var writes = Writes(
             counters: newStates.map { ($0.tableKey, $0.counter) }, key: nil,
             usage: (DailyUsage.tableKey(keyID: key.id, day: day), usage))
-        let lastUsedIsStale = key.lastUsedAt.map { now.microseconds - $0.microseconds >= lastUsedResolution } ?? true
+        let lastUsedIsStale = key.lastUsedAt.map { now.microseconds(since: $0) >= lastUsedResolution } ?? true
         if lastUsedIsStale { key.lastUsedAt = now }
         if lastUsedIsStale || refilled || (creditsBefore != nil && cost > 0) {
             writes.key = (keyHash, StoredKey.primary(key, lastRefillPeriod: lastRefill))

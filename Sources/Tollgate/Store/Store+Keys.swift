@@ -49,6 +49,12 @@ extension Store {
     public func createKey(_ request: NewKey, actor: String? = nil) throws(TollgateError) -> IssuedKey {
         try validate(request)
         let now = clock.now()
+        // A new key that is expired at birth is a mistake (a date in the past, or a duration
+        // that ran off the end of the timeline before saturating), never an intent. Imports may
+        // carry a past expiry: they copy keys as they are.
+        if let expiresAt = request.expiresAt, expiresAt <= now {
+            throw TollgateError(.invalidArgument, "the expiry \(expiresAt.iso8601) is not in the future")
+        }
         let secret = keyFormat.generate()
         let hash = hasher.hash(secret)
         var key = KeyInfo(
@@ -255,8 +261,10 @@ extension Store {
     /// Issues a new secret for the key. The key keeps its id, tier, scopes, expiry, credits,
     /// counters and usage; the old secret keeps working until `grace` has passed (zero: at once).
     public func rotateKey(id: String, grace: Duration = .zero, actor: String? = nil) throws(TollgateError) -> IssuedKey {
+        guard grace >= .zero else { throw TollgateError(.invalidArgument, "a rotation grace period cannot be negative") }
         let now = clock.now()
-        let graceUntil = now.adding(microseconds: Self.microseconds(grace))
+        // Saturates: a grace beyond the end of the timeline keeps the old secret working "forever".
+        let graceUntil = now.adding(grace)
         let secret = keyFormat.generate()
         let newHash = hasher.hash(secret)
         let key: KeyInfo = try write("rotate key \(id)") { txn in
@@ -274,7 +282,7 @@ extension Store {
             }
             try txn.put(StoredKey.primary(key, lastRefillPeriod: lastRefill).encoded(), forKey: newHash.bytes, in: tables.keys, mode: .noOverwrite)
             try txn.put(newHash.bytes, forKey: Array(id.utf8), in: tables.keyIDs)
-            try audit(txn, .keyRotated, actor: actor, subject: id, detail: "\(loaded.displayPrefix) → \(key.displayPrefix), grace \(max(0, graceUntil.microseconds - now.microseconds) / 1_000_000)s", at: now)
+            try audit(txn, .keyRotated, actor: actor, subject: id, detail: "\(loaded.displayPrefix) → \(key.displayPrefix), grace \(max(0, graceUntil.microseconds(since: now)) / 1_000_000)s", at: now)
             return key
         }
         return IssuedKey(secret: secret, info: key)

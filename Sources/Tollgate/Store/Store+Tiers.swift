@@ -81,9 +81,22 @@ extension Store {
 
     /// Removes a tier. Refused with ``TollgateError/Code/tierInUse`` while keys use it, unless
     /// `replacement` names a tier to move those keys to.
+    ///
+    /// Keys move in bounded batches, as ``sweep(at:batchSize:maxBatches:)`` deletes: one short
+    /// write transaction per 1,000 keys (each with its keys' audit events), never one that holds
+    /// the cross-process write lock for the whole tier. Keys already moved stay moved if a later
+    /// batch fails; the tier itself goes in a last transaction, once no key uses it.
     public func removeTier(named name: String, movingKeysTo replacement: String? = nil, actor: String? = nil) throws(TollgateError) {
+        try removeTier(named: name, movingKeysTo: replacement, actor: actor, batchSize: 1_000)
+    }
+
+    /// ``removeTier(named:movingKeysTo:actor:)`` moving at most `batchSize` keys per transaction.
+    func removeTier(named name: String, movingKeysTo replacement: String?, actor: String?, batchSize: Int) throws(TollgateError) {
         let now = clock.now()
-        try write("remove tier \(name)") { txn in
+        let batchSize = max(1, batchSize)
+        typealias User = (hash: [UInt8], key: KeyInfo, lastRefill: Int64)
+
+        func checkTiers(_ txn: borrowing WriteTransaction) throws {
             guard try txn.contains(Array(name.utf8), in: tables.tiers) else {
                 throw TollgateError(.notFound, "no tier named \(name)")
             }
@@ -92,26 +105,73 @@ extension Store {
                     throw TollgateError(.notFound, "no replacement tier named \(replacement)")
                 }
             }
-            var users: [(hash: [UInt8], key: KeyInfo, lastRefill: Int64)] = []
-            try txn.forEach(in: tables.keys) { hash, value in
-                if case .primary(let key, let lastRefill) = try StoredKey.decode(value), key.tier == name {
-                    users.append((Array(hash), key, lastRefill))
-                }
-                return .continue
+        }
+        func user(_ hash: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> User? {
+            if case .primary(let key, let lastRefill) = try StoredKey.decode(value), key.tier == name { return (Array(hash), key, lastRefill) }
+            return nil
+        }
+        func move(_ txn: borrowing WriteTransaction, _ users: [User], to replacement: String) throws {
+            for var user in users {
+                user.key.tier = replacement
+                try txn.put(StoredKey.primary(user.key, lastRefillPeriod: user.lastRefill).encoded(), forKey: user.hash, in: tables.keys)
+                try audit(txn, .keyTierChanged, actor: actor, subject: user.key.id, detail: "tier \(name) → \(replacement) (tier removed)", at: now)
             }
-            if !users.isEmpty {
-                guard let replacement else {
-                    throw TollgateError(.tierInUse, "tier \(name) is used by \(users.count) key(s); name a replacement tier to move them to")
-                }
-                for var user in users {
-                    user.key.tier = replacement
-                    try txn.put(StoredKey.primary(user.key, lastRefillPeriod: user.lastRefill).encoded(), forKey: user.hash, in: tables.keys)
-                    try audit(txn, .keyTierChanged, actor: actor, subject: user.key.id, detail: "tier \(name) → \(replacement) (tier removed)", at: now)
-                }
+        }
+
+        var moved = 0
+        while true {
+            // Batches: each scans at most 8 × batchSize records (as sweep does) and moves at most
+            // batchSize keys, resuming where the last one stopped.
+            if let replacement {
+                var resumeAt: [UInt8]? = nil
+                repeat {
+                    let (batch, next) = try write("remove tier \(name): move keys") { txn -> (Int, [UInt8]?) in
+                        try checkTiers(txn)
+                        var users: [User] = []
+                        var next: [UInt8]? = nil
+                        try txn.withCursor(over: tables.keys) { cursor in
+                            var entry = try resumeAt.map { try cursor.seek(atLeast: $0) } ?? cursor.first()
+                            var visited = 0
+                            while let current = entry {
+                                if users.count >= batchSize || visited >= batchSize * 8 {
+                                    next = Array(current.key)
+                                    return
+                                }
+                                visited += 1
+                                if let found = try user(current.key, current.value) { users.append(found) }
+                                entry = try cursor.next()
+                            }
+                        }
+                        try move(txn, users, to: replacement)
+                        return (users.count, next)
+                    }
+                    moved += batch
+                    resumeAt = next
+                } while resumeAt != nil
             }
-            try txn.delete(Array(name.utf8), in: tables.tiers)
-            try bumpPolicyGeneration(txn)
-            try audit(txn, .tierRemoved, actor: actor, subject: name, detail: users.isEmpty ? "removed" : "removed; \(users.count) key(s) moved to \(replacement ?? "")", at: now)
+            // The last transaction: a full scan that only reads, then the removal. Keys created
+            // on the tier while the batches ran are moved here if they are few, or by another round.
+            let removed = try write("remove tier \(name)") { txn -> Bool in
+                try checkTiers(txn)
+                var users: [User] = []
+                try txn.forEach(in: tables.keys) { hash, value in
+                    if let found = try user(hash, value) { users.append(found) }
+                    return .continue
+                }
+                if !users.isEmpty {
+                    guard let replacement else {
+                        throw TollgateError(.tierInUse, "tier \(name) is used by \(users.count) key(s); name a replacement tier to move them to")
+                    }
+                    guard users.count <= batchSize else { return false }
+                    try move(txn, users, to: replacement)
+                }
+                let total = moved + users.count
+                try txn.delete(Array(name.utf8), in: tables.tiers)
+                try bumpPolicyGeneration(txn)
+                try audit(txn, .tierRemoved, actor: actor, subject: name, detail: total == 0 ? "removed" : "removed; \(total) key(s) moved to \(replacement ?? "")", at: now)
+                return true
+            }
+            if removed { return }
         }
     }
 

@@ -132,7 +132,10 @@ public final class Store: Sendable {
 
     /// Opens the store at `options.path`, creating it when missing (unless `create` is off).
     ///
-    /// Throws ``TollgateError/Code/unsupportedFormat`` for a store of another format version,
+    /// Throws ``TollgateError/Code/notFound`` when there is no store and `create` is off (or the
+    /// open is read-only), ``TollgateError/Code/neverSynced`` for a store whose data file is empty
+    /// (created, then lost to a power cut before its first sync) unless `create` is on,
+    /// ``TollgateError/Code/unsupportedFormat`` for a store of another format version (left as it was),
     /// ``TollgateError/Code/pepperMismatch`` when the pepper does not fit the store,
     /// ``TollgateError/Code/structuralDamage`` for a read-write open of a store whose last check
     /// found its LMDB structure damaged (see ``Store/checkStructure(path:)``), and
@@ -146,24 +149,29 @@ public final class Store: Sendable {
         envOptions.readOnly = options.readOnly
         envOptions.create = options.create
         if case .periodic = options.durability { envOptions.durability = .noSync }
-        if !options.create && !FileManager.default.fileExists(atPath: options.path + "/data.mdb") {
-            throw TollgateError(.notFound, "no store at \(options.path)")
-        }
+        try Self.checkDataFile(options)
         if !options.readOnly { try Self.refuseIfStructurallyDamaged(path: options.path) }
         let environment: Environment
         do { environment = try Environment(options: envOptions) } catch {
             throw TollgateError(.storage, "cannot open the store at \(options.path)", underlying: error)
         }
         do {
+            // The format is checked first, in a read transaction, before anything is written: a
+            // store this build refuses (a newer format) must stay byte-identical.
+            let existing = try Self.readExistingMeta(environment)
+            if existing == nil && (options.readOnly || !options.create) {
+                throw TollgateError(.notFound, "\(options.path) holds no Tollgate store")
+            }
             let tables = try Self.openTables(environment, readOnly: options.readOnly)
-            let meta = try Self.loadOrCreateMeta(environment, tables, options)
+            let meta: StoreMeta
+            if let existing { meta = existing } else { meta = try Self.createMeta(environment, tables, options) }
             try Self.checkPepper(meta, options.pepper)
             self.tables = tables
             self.meta = meta
             self.keyFormat = try KeyFormat(prefix: meta.keyPrefix)
         } catch {
             environment.close()
-            throw error
+            throw Self.mapError(error, "open the store")
         }
         self.options = options
         self.environment = environment
@@ -253,12 +261,30 @@ public final class Store: Sendable {
 
     static let metaKey = Array("store".utf8)
 
-    private static func loadOrCreateMeta(_ environment: Environment, _ tables: Tables, _ options: Options) throws(TollgateError) -> StoreMeta {
-        let existing: StoreMeta? = try storageCall("read the store's meta record") {
-            try environment.read { txn in try readMeta(txn, tables) }
+    /// A 0-byte `data.mdb` is what LMDB leaves when a store was created and the machine lost
+    /// power before the first sync. LMDB would answer a read-only open with EBADF (it tries to
+    /// write the first meta page) and a read-write one by silently creating a new, empty store:
+    /// both hide what happened. Only a caller who asked to create a store gets one over it.
+    private static func checkDataFile(_ options: Options) throws(TollgateError) {
+        var info = stat()
+        guard stat(options.path + "/data.mdb", &info) == 0 else {
+            if !options.create { throw TollgateError(.notFound, "no store at \(options.path)") }
+            return
         }
-        if let existing { return existing }
-        guard !options.readOnly else { throw TollgateError(.notFound, "\(options.path) holds no Tollgate store") }
+        if info.st_size == 0 && (options.readOnly || !options.create) {
+            throw TollgateError(.neverSynced, "the store at \(options.path) was never synced: its data file is empty")
+        }
+    }
+
+    /// The meta record, read without creating anything; `nil` when the environment holds no store.
+    private static func readExistingMeta(_ environment: Environment) throws(TollgateError) -> StoreMeta? {
+        try storageCall("read the store's meta record") {
+            guard let meta = try environment.table(named: "meta", create: false) else { return nil }
+            return try environment.read { txn in try readMeta(txn, meta: meta) }
+        }
+    }
+
+    private static func createMeta(_ environment: Environment, _ tables: Tables, _ options: Options) throws(TollgateError) -> StoreMeta {
         let scheme = options.hashScheme ?? (options.pepper == nil ? .sha256 : .hmacSHA256)
         if scheme == .hmacSHA256 && options.pepper == nil {
             throw TollgateError(.pepperMismatch, "an HMAC-SHA-256 store needs a pepper")
@@ -292,7 +318,11 @@ public final class Store: Sendable {
     }
 
     static func readMeta(_ txn: borrowing some ReadableTransaction & ~Copyable, _ tables: Tables) throws -> StoreMeta? {
-        try txn.withValue(in: tables.meta, forKey: metaKey) { bytes throws(TollgateError) -> StoreMeta in
+        try readMeta(txn, meta: tables.meta)
+    }
+
+    static func readMeta(_ txn: borrowing some ReadableTransaction & ~Copyable, meta: Table) throws -> StoreMeta? {
+        try txn.withValue(in: meta, forKey: metaKey) { bytes throws(TollgateError) -> StoreMeta in
             let version: UInt32
             do { version = try StoreMeta.formatVersion(of: bytes) } catch {
                 throw TollgateError(.corruptRecord, "the meta record is damaged", underlying: error)
@@ -324,10 +354,7 @@ public final class Store: Sendable {
 
     func now(_ at: Timestamp?) -> Timestamp { at ?? clock.now() }
 
-    static func microseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds.multipliedReportingOverflow(by: 1_000_000).overflow ? .max : seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-    }
+    static func microseconds(_ duration: Duration) -> Int64 { duration.saturatingMicroseconds }
 
     func ensureWritable() throws(TollgateError) {
         if options.readOnly { throw TollgateError(.readOnly, "the store is open read-only") }
@@ -406,18 +433,32 @@ public final class Store: Sendable {
     }
 
     /// Appends an audit event under `time · transaction id · sequence`, unique across processes.
+    /// Appends `event` under (time, transaction id, sequence). Only this transaction writes keys
+    /// with its id, so the next sequence number is the one after the last key under the prefix:
+    /// one seek per event, however many the transaction has written (probing 0, 1, 2… made a
+    /// transaction of n events cost n²/2 lookups). The sequence is a u16 of the on-disk format;
+    /// the 65,537th event of one transaction at one instant is refused, failing the transaction,
+    /// never dropped.
     static func appendAudit(_ txn: borrowing WriteTransaction, _ tables: Tables, _ event: AuditEvent) throws {
-        var key: [UInt8] = []
-        key.appendBigEndian(event.at.microseconds)
-        key.appendBigEndian(UInt64(txn.id))
-        for sequence in UInt16(0)...UInt16.max {
-            var candidate = key
-            candidate.appendBigEndian(sequence)
-            if try !txn.contains(candidate, in: tables.audit) {
-                try txn.put(event.encoded(), forKey: candidate, in: tables.audit)
-                return
-            }
+        var prefix: [UInt8] = []
+        prefix.appendBigEndian(event.at.microseconds)
+        prefix.appendBigEndian(UInt64(txn.id))
+        var highest = prefix
+        highest.appendBigEndian(UInt16.max)
+        let next: Int = try txn.withCursor(over: tables.audit) { cursor in
+            let atOrAfter = try cursor.seek(atLeast: highest)
+            if let atOrAfter, atOrAfter.key.elementsEqual(highest) { return Int(UInt16.max) + 1 }
+            // LMDB leaves the cursor unpositioned when the seek runs off the end.
+            guard let before = try atOrAfter == nil ? cursor.last() : cursor.previous(),
+                  before.key.count == highest.count, before.key.starts(with: prefix) else { return 0 }
+            return (Int(before.key[16]) << 8 | Int(before.key[17])) + 1
         }
+        guard next <= Int(UInt16.max) else {
+            throw TollgateError(.storage, "more than \(Int(UInt16.max) + 1) audit events in one transaction at one instant; the transaction is refused rather than lose one")
+        }
+        var key = prefix
+        key.appendBigEndian(UInt16(next))
+        try txn.put(event.encoded(), forKey: key, in: tables.audit, mode: .noOverwrite)
     }
 
     func audit(_ txn: borrowing WriteTransaction, _ kind: AuditEvent.Kind, actor: String?, subject: String, detail: String, at: Timestamp) throws {
