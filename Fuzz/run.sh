@@ -119,6 +119,8 @@ build) exit 0 ;;
 
 regressions)
   status=0
+  # The check above must itself refuse a half-instrumented build (a few seconds: three tiny builds).
+  scripts/test-check-instrumentation.sh || status=1
   for target in "${targets[@]}"; do
     exe="$bin/$(executable "$target")"
     mkdir -p "artifacts/$target"
