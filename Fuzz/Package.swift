@@ -1,8 +1,9 @@
 // swift-tools-version: 6.2
 // The fuzz targets: a package of its own beside Tollgate's, one libFuzzer executable per target.
-// Build and run them with ./run.sh (see Docs/fuzzing.md). They need
-// `swift build --sanitize=fuzzer --sanitize=address` in the debug configuration: each
-// `Sources/<Target>/main.swift` holds only `LLVMFuzzerTestOneInput`, and libFuzzer's `main` runs.
+// Build and run them with ./run.sh (see Docs/fuzzing.md), which builds the debug configuration with
+// `--sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address` (not `--sanitize=fuzzer --sanitize=address`,
+// which gives either coverage or ASan, by chance): each `Sources/<Target>/main.swift` holds only
+// `LLVMFuzzerTestOneInput`, and libFuzzer's `main` runs.
 import PackageDescription
 
 // SwiftPM names a path dependency after its folder, which differs between checkouts (CI clones
