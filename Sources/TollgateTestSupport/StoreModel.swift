@@ -282,11 +282,13 @@ public struct StoreModel {
             let counter = CounterID(subject: subject, limit: limit.name)
             let (check, state) = limit.evaluate(counters[counter], cost: request.cost, at: now)
             allAllow = allAllow && check.allowed
+            let policy = limit.rateLimitPolicy(at: now)
             statuses.append(Decision.LimitStatus(
                 name: limit.name, strategy: limit.strategy, quantity: limit.quantity,
                 windowMicroseconds: limit.windowLength(at: now), subject: subject.description,
                 remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
-                allowed: check.allowed, neverFits: check.neverFits))
+                allowed: check.allowed, neverFits: check.neverFits,
+                policyQuantity: policy.quantity, policyWindowMicroseconds: policy.windowMicroseconds))
             newStates.append((counter, state))
             consumed.append((counter, limit))
         }
