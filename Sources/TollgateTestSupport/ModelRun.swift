@@ -69,8 +69,12 @@ public final class ModelRun<Choices: ModelChoices> {
         let strategy = pick(Strategy.allCases)
         let quantity: UInt64 = chance(80) ? UInt64(int(1...6)) : UInt64(int(10...100))
         let base: Int64 = pick([1_000, 1_000_000, 10_000_000, 60_000_000, 3_600_000_000, 86_400_000_000])
-        let window = base * Int64(int(1...3))
-        let burst: UInt64? = chance(50) ? nil : UInt64(int(1...8))
+        // Valid limits only: a burst on token bucket and GCRA, a calendar quota's own period.
+        var window = base * Int64(int(1...3))
+        if strategy == .calendarDay { window = 86_400_000_000 }
+        if strategy == .calendarMonth { window = 30 * 86_400_000_000 }
+        let takesBurst = strategy == .tokenBucket || strategy == .gcra
+        let burst: UInt64? = !takesBurst || chance(50) ? nil : UInt64(int(1...8))
         let subject: LimitSubject
         switch int(0...9) {
         case 0...3: subject = .key

@@ -301,11 +301,13 @@ public struct StoreModel {
             let counter = CounterID(subject: subject, limit: limit.name)
             let (check, state) = limit.evaluate(read(counter, limit), cost: request.cost, at: now)
             allAllow = allAllow && check.allowed
+            let policy = limit.rateLimitPolicy(at: now)
             statuses.append(Decision.LimitStatus(
                 name: limit.name, strategy: limit.strategy, quantity: limit.quantity,
                 windowMicroseconds: limit.windowLength(at: now), subject: subject.description,
                 remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
-                allowed: check.allowed, neverFits: check.neverFits))
+                allowed: check.allowed, neverFits: check.neverFits,
+                policyQuantity: policy.quantity, policyWindowMicroseconds: policy.windowMicroseconds))
             let (sum, overflow) = now.microseconds.addingReportingOverflow(max(check.resetAfter, 0))
             let staleAt = Timestamp(microseconds: overflow ? .max : sum)
             newStates.append((counter, state, staleAt))

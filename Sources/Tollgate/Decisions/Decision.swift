@@ -62,11 +62,20 @@ public struct Decision: Sendable, Hashable {
         public var allowed: Bool
         /// The cost can never fit this limit (cost > quantity or burst).
         public var neverFits: Bool
+        /// The `q` of the `RateLimit-Policy` header: the most ``remaining`` can ever be. The quantity
+        /// for window strategies, the burst for token bucket and GCRA (``Limit/rateLimitPolicy(at:)``).
+        public var policyQuantity: UInt64
+        /// The `w` of the `RateLimit-Policy` header, in microseconds: the window, or for token bucket
+        /// and GCRA the time an empty bucket takes to refill ``policyQuantity``.
+        public var policyWindowMicroseconds: Int64
 
         public init(
             name: String, strategy: Strategy, quantity: UInt64, windowMicroseconds: Int64, subject: String,
-            remaining: UInt64, resetAfter: Int64, retryAfter: Int64, allowed: Bool, neverFits: Bool
+            remaining: UInt64, resetAfter: Int64, retryAfter: Int64, allowed: Bool, neverFits: Bool,
+            policyQuantity: UInt64? = nil, policyWindowMicroseconds: Int64? = nil
         ) {
+            self.policyQuantity = policyQuantity ?? quantity
+            self.policyWindowMicroseconds = policyWindowMicroseconds ?? windowMicroseconds
             self.name = name
             self.strategy = strategy
             self.quantity = quantity

@@ -18,10 +18,12 @@ extension Decision {
         }
     }
 
-    /// `RateLimit-Policy`: each limit as `"name";q=<quantity>;w=<window seconds>`.
+    /// `RateLimit-Policy`: each limit as `"name";q=<quantity>;w=<window seconds>`, with the
+    /// quantity and window of ``Limit/rateLimitPolicy(at:)`` so that `r` never exceeds `q`.
     public var rateLimitPolicyHeader: String? {
         guard !limits.isEmpty else { return nil }
-        return limits.map { "\(Self.sfString($0.name));q=\($0.quantity);w=\(Self.ceilSeconds($0.windowMicroseconds))" }.joined(separator: ", ")
+        return limits.map { "\(Self.sfString($0.name));q=\($0.policyQuantity);w=\(Self.ceilSeconds($0.policyWindowMicroseconds))" }
+            .joined(separator: ", ")
     }
 
     /// `RateLimit`: each limit as `"name";r=<remaining>;t=<seconds until reset>`.
@@ -43,7 +45,7 @@ extension Decision {
         if let state = rateLimitHeader { headers.append(Header(name: "RateLimit", value: state)) }
         if let retry = retryAfterSeconds { headers.append(Header(name: "Retry-After", value: String(retry))) }
         if legacy, let tightest = limits.min(by: { ($0.allowed ? 1 : 0, $0.remaining) < ($1.allowed ? 1 : 0, $1.remaining) }) {
-            headers.append(Header(name: "X-RateLimit-Limit", value: String(tightest.quantity)))
+            headers.append(Header(name: "X-RateLimit-Limit", value: String(tightest.policyQuantity)))
             headers.append(Header(name: "X-RateLimit-Remaining", value: String(tightest.remaining)))
             headers.append(Header(name: "X-RateLimit-Reset", value: String(Self.ceilSeconds(tightest.resetAfter))))
         }
@@ -59,5 +61,25 @@ extension Decision {
     /// are validated to printable ASCII already.
     static func sfString(_ value: String) -> String {
         "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}
+
+extension Limit {
+    /// What a `RateLimit-Policy` header announces for this limit: a quantity that `remaining` never
+    /// exceeds, and the window in which that quantity becomes available again.
+    ///
+    /// Window strategies announce their quantity per window. A token bucket or GCRA can hold up to
+    /// its burst (``capacity``) at once, which may exceed the refill quantity, so it announces the
+    /// burst and the time an empty bucket takes to refill it: `burst × window / quantity`, rounded
+    /// up, saturating at `Int64.max`.
+    public func rateLimitPolicy(at now: Timestamp) -> (quantity: UInt64, windowMicroseconds: Int64) {
+        switch strategy {
+        case .fixedWindow, .slidingWindow, .calendarDay, .calendarMonth:
+            return (quantity, windowLength(at: now))
+        case .tokenBucket, .gcra:
+            guard quantity > 0 else { return (capacity, .max) }
+            let refill = (UInt128(capacity) * UInt128(effectiveWindow)).dividedRoundingUp(by: UInt128(quantity))
+            return (capacity, Int64(clamping: refill))
+        }
     }
 }

@@ -42,7 +42,7 @@ public struct Limit: Sendable, Hashable {
     /// The window (refill period for token bucket and GCRA) in microseconds; > 0.
     public var windowMicroseconds: Int64
     /// Bucket capacity (token bucket) or burst tolerance (GCRA) in cost units; `nil` means
-    /// `quantity`. Ignored by window strategies.
+    /// `quantity`. Token bucket and GCRA only: validation refuses a burst on other strategies.
     public var burst: UInt64?
     public var subject: LimitSubject
 

@@ -113,8 +113,8 @@ extension Limit {
         case "second", "sec", "s": return (1_000_000, nil)
         case "minute", "min", "m": return (60_000_000, nil)
         case "hour", "h": return (3_600_000_000, nil)
-        case "day", "d": return (86_400_000_000, .calendarDay)
-        case "month": return (30 * 86_400_000_000, .calendarMonth)
+        case "day", "d": return (calendarWindow(.calendarDay) ?? 0, .calendarDay)
+        case "month": return (calendarWindow(.calendarMonth) ?? 0, .calendarMonth)
         default: break
         }
         var digitsEnd = part.lowerBound
@@ -137,7 +137,10 @@ extension Limit {
         return (window, nil)
     }
 
-    /// The limit as a spec that ``init(spec:)`` reads back to an equal limit.
+    /// The limit as a spec that ``init(spec:)`` reads back to an equal limit, for every limit
+    /// that validates. A tier stored by an earlier version may hold what validation now refuses
+    /// (``unprintableReason``); its spec leaves out a burst its strategy ignores, and a calendar
+    /// quota's unused window, so it still reads back to a limit that counts the same.
     public var spec: String {
         var text = "\(name)=\(quantity)/\(Self.windowText(windowMicroseconds, strategy))"
         switch strategy {
@@ -147,7 +150,7 @@ extension Limit {
         case .gcra: text += ":gcra"
         case .calendarDay, .calendarMonth: text += ":calendar"
         }
-        if let burst { text += ",burst=\(burst)" }
+        if let burst, strategy == .tokenBucket || strategy == .gcra { text += ",burst=\(burst)" }
         switch subject {
         case .key: break
         case .owner: text += ",by=owner"
@@ -155,6 +158,37 @@ extension Limit {
         case .custom(let name): text += ",by=\(name)"
         }
         return text
+    }
+
+    /// Subject words the grammar reads as a built-in subject: a custom subject of one of these
+    /// names would print as `by=key` and read back as the key's own counter.
+    static func isReservedSubjectName(_ name: String) -> Bool {
+        switch name {
+        case "key", "owner", "global", "all": true
+        default: false
+        }
+    }
+
+    /// The window the grammar gives a calendar strategy (`day`, `month`); `nil` for the others.
+    static func calendarWindow(_ strategy: Strategy) -> Int64? {
+        switch strategy {
+        case .calendarDay: 86_400_000_000
+        case .calendarMonth: 30 * 86_400_000_000
+        case .fixedWindow, .slidingWindow, .tokenBucket, .gcra: nil
+        }
+    }
+
+    /// Why ``spec`` could not print this limit so that it reads back equal, or `nil` when it can.
+    /// Validation refuses such limits, so every limit the store accepts has a spec.
+    var unprintableReason: String? {
+        if burst != nil, strategy != .tokenBucket, strategy != .gcra { return "burst applies to token-bucket and gcra only" }
+        if let calendar = Self.calendarWindow(strategy), windowMicroseconds != calendar {
+            return "a calendar quota's window must be \(calendar) µs (its period; the window is not used)"
+        }
+        if case .custom(let name) = subject, Self.isReservedSubjectName(name) {
+            return "'\(name)' is a reserved subject word; name a custom subject otherwise"
+        }
+        return nil
     }
 
     static func windowText(_ window: Int64, _ strategy: Strategy) -> String {
@@ -242,5 +276,13 @@ struct SpecText {
             digits += 1
         }
         return digits > 0 ? value : nil
+    }
+}
+
+extension Limit {
+    /// Checks the limit as ``Store/setTier(_:)`` would, throwing `invalidArgument` with the reason.
+    /// Every limit that passes prints as a ``spec`` that reads back to an equal limit.
+    public func validate() throws(TollgateError) {
+        try Validation.limit(self)
     }
 }

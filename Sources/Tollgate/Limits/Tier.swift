@@ -68,6 +68,13 @@ enum Validation {
     }
 
     static func limit(_ limit: Limit) throws(TollgateError) {
+        try storedLimit(limit)
+        if let reason = limit.unprintableReason { throw TollgateError(.invalidArgument, "limit \(limit.name): \(reason)") }
+    }
+
+    /// What a limit read back from the store must satisfy: the rules of every earlier version,
+    /// which did not yet insist that a limit has a spec (``Limit/unprintableReason``).
+    static func storedLimit(_ limit: Limit) throws(TollgateError) {
         try name(limit.name, "a limit name")
         guard limit.quantity > 0 else { throw TollgateError(.invalidArgument, "limit \(limit.name): quantity must be at least 1") }
         guard limit.windowMicroseconds > 0 else { throw TollgateError(.invalidArgument, "limit \(limit.name): window must be positive") }

@@ -38,7 +38,7 @@ extension Limit {
         case let other: throw reader.failure("unknown subject kind \(other)")
         }
         let limit = Limit(name: name, strategy: strategy, quantity: quantity, windowMicroseconds: window, burst: burst, subject: subject)
-        do { try Validation.limit(limit) } catch { throw reader.failure("invalid limit: \(error.message)") }
+        do { try Validation.storedLimit(limit) } catch { throw reader.failure("invalid limit: \(error.message)") }
         return limit
     }
 }

@@ -412,11 +412,13 @@ extension Store {
             }
             let (check, newState) = limit.evaluate(state, cost: cost, at: now)
             evaluation.allAllow = evaluation.allAllow && check.allowed
+            let policy = limit.rateLimitPolicy(at: now)
             evaluation.statuses.append(Decision.LimitStatus(
                 name: limit.name, strategy: limit.strategy, quantity: limit.quantity,
                 windowMicroseconds: limit.windowLength(at: now), subject: subject.description,
                 remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
-                allowed: check.allowed, neverFits: check.neverFits))
+                allowed: check.allowed, neverFits: check.neverFits,
+                policyQuantity: policy.quantity, policyWindowMicroseconds: policy.windowMicroseconds))
             if check.allowed {
                 let stored = StoredCounter(state: newState, staleAt: Self.staleAt(now, resetAfter: check.resetAfter))
                 evaluation.newStates.append((tableKey, stored, limit))
