@@ -27,8 +27,8 @@ struct SlidingWindowBoundsTests {
         var overShare: Double { admissions == 0 ? 0 : Double(overQuota) / Double(admissions) }
     }
 
-    static func measure(_ strategy: Strategy, arrivals: [Int64]) -> Measurement {
-        var run = LimiterRun(limit(strategy, quantity: quantity, window: window))
+    static func measure(_ strategy: Strategy, burst: UInt64? = nil, arrivals: [Int64]) -> Measurement {
+        var run = LimiterRun(limit(strategy, quantity: quantity, window: window, burst: burst))
         let admitted = arrivals.filter { run.request(at: micros($0)).allowed }
         let counts = movingCounts(admitted, window: window)
         return Measurement(
@@ -75,5 +75,21 @@ struct SlidingWindowBoundsTests {
             #expect(measured.maximum < 2 * Int(Self.quantity))
         }
         print("sliding window vs exact moving window (q = 100, W = 60 s):\n" + table.joined(separator: "\n"))
+    }
+
+    /// The exact choice Docs/limits.md names: GCRA with `burst=1` spaces admissions `W / q` apart,
+    /// so no moving window of length `W` ever holds more than `q` — adversary and random traffic.
+    @Test("GCRA with burst 1 never admits more than q in any window length")
+    func gcraWithBurstOneIsExact() {
+        var arrivals = [Self.adversary]
+        for (rate, bursty) in [(0.9, false), (2.0, false), (1.0, true), (2.0, true)] {
+            arrivals.append(Self.traffic(rate: rate * Double(Self.quantity), bursty: bursty, seed: 7))
+        }
+        for traffic in arrivals {
+            let measured = Self.measure(.gcra, burst: 1, arrivals: traffic)
+            #expect(measured.maximum <= Int(Self.quantity))
+            #expect(measured.overQuota == 0)
+            #expect(measured.admissions > 0)
+        }
     }
 }

@@ -136,7 +136,7 @@ import TollgateTestSupport
         defer { temporary.remove() }
         let store = temporary.store
         #expect(try allowed(store, key, count: 3) == 3)
-        try store.setTier(Tier(name: "t", limits: [Limit(name: "quota", strategy: .calendarDay, quantity: 3, windowMicroseconds: 1)]))
+        try store.setTier(Tier(name: "t", limits: [Limit(name: "quota", strategy: .calendarDay, quantity: 3, windowMicroseconds: 86_400_000_000)]))
         #expect(try store.authorize(key: key.secret).outcome == .rateLimited)
         temporary.clock.advance(microseconds: 3_600_000_000)
         #expect(try store.sweep().counters == 0)
