@@ -164,6 +164,8 @@ public final class Environment: Sendable {
             do {
                 return try withSharedMapLock(isWrite: true) { () throws -> R in
                     let txn = try beginTransaction(flags: 0)
+                    enterPhase(.write)
+                    defer { leavePhase(.write) }
                     var firstError: Int32 = 0
                     let result: R
                     do {
@@ -188,7 +190,9 @@ public final class Environment: Sendable {
                     #endif
                     // mdb_txn_commit frees the handle whether it succeeds or not.
                     var freed = false
+                    enterPhase(.commit)
                     let rc = lmdbCall(.commit, transaction: txn) { freed = true; return mdb_txn_commit(txn) }
+                    leavePhase(.commit)
                     if !freed { mdb_txn_abort(txn) }
                     try check(rc, "commit")
                     #if DEBUG
@@ -315,6 +319,8 @@ public final class Environment: Sendable {
     /// Flushes the data to disk (`mdb_env_sync`); with `force`, even in ``Durability/noSync`` mode.
     public func sync(force: Bool = true) throws(LMDBError) {
         try withOpenHandle { handle throws(LMDBError) in
+            enterPhase(.sync)
+            defer { leavePhase(.sync) }
             try check(lmdbCall(.sync, path: options.path) { mdb_env_sync(handle, force ? 1 : 0) }, "sync")
         }
         #if DEBUG
@@ -367,11 +373,13 @@ public final class Environment: Sendable {
             #if DEBUG
             FaultInjection.observeCopy(into: path, descriptor: descriptor)
             #endif
+            enterPhase(.backup)
             let rc = lmdbCall(.copy) { mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0) }
             // mdb_env_copy2 syncs the copy before closing it; so must we, or a power cut right
             // after a "backed up" leaves an empty or partial file.
             let synced = rc == 0 ? fsync(descriptor) : 0
             let syncErrno = errno
+            leavePhase(.backup)
             Glibc.close(descriptor)
             if rc != 0 {
                 unlink(file)

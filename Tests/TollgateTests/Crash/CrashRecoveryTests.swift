@@ -20,6 +20,10 @@ extension Crash {
     /// - admitted ≤ limit, and no two acknowledged admissions got the same `remaining`;
     /// - no stale reader slot is left, and the next write finishes within a few seconds.
     ///
+    /// Each test also counts where its kills landed (the child's `PhaseMarker`: inside a write,
+    /// a commit, a sync, a backup), prints the shares and requires a minimum of the phases it
+    /// is there for.
+    ///
     /// The parent keeps the store open during even trials (the child dies next to a live peer:
     /// LMDB's robust writer mutex and stale reader slots) and closed during odd ones (the
     /// restart after the only user died: the lock file is rebuilt at open).
@@ -34,6 +38,9 @@ extension Crash {
             }
             #expect(run.ledger.acknowledgedAllowed > 0)
             run.report()
+            // Durable commits wait for `fdatasync`: most kills land inside one.
+            run.expectKills(inside: .write, atLeast: 0.6)
+            run.expectKills(inside: .commit, atLeast: 0.4)
         }
 
         /// Periodic mode never syncs during these runs (interval: one hour): what a process
@@ -47,6 +54,8 @@ extension Crash {
             }
             #expect(run.ledger.acknowledgedAllowed > 0)
             run.report()
+            // Without a sync, commits are short: fewer kills land inside one.
+            run.expectKills(inside: .write, atLeast: 0.2)
         }
 
         /// A limit the trials reach: never one acknowledged admission more than it.
@@ -67,6 +76,8 @@ extension Crash {
             let final = StoreInspection(try run.witness(), keyID: run.keyID)
             #expect(final.counter == limit, "the trials reach the limit")
             run.report()
+            // No share required: once the limit is reached, refusals are answered without a
+            // write, so most kills land outside LMDB (3 % inside a write, measured) by design.
         }
 
         /// A 64 KiB map that every run has to grow: each request writes a counter of its own
@@ -82,6 +93,8 @@ extension Crash {
             }
             #expect(run.trialsThatGrewTheMap > 0, "the children had to grow the map")
             run.report()
+            run.expectKills(inside: .write, atLeast: 0.4)
+            run.expectKills(inside: .commit, atLeast: 0.3)
         }
 
         /// The moment the random trials hit only by chance, made certain: a process dies while it
@@ -172,6 +185,7 @@ extension Crash {
             #expect(sweeps > 0, "no sweep was acknowledged")
             #expect(swept > 0, "the acknowledged sweeps removed nothing")
             run.report()
+            run.expectKills(inside: .write, atLeast: 0.4)
             print("crash sweep: \(sweeps) acknowledged sweeps removed \(swept) stale counters")
         }
 
@@ -225,6 +239,7 @@ extension Crash {
             #expect(run.ledger.acknowledgedAllowed > 0)
             #expect(acknowledged > 0, "no backup was acknowledged")
             run.report()
+            run.expectKills(inside: .backup, atLeast: 0.2)
             print("crash backup: \(acknowledged) acknowledged backups checked; \(unacknowledged) unacknowledged:"
                   + " \(restoredUnacknowledged) restored and checked, \(refused.count) refused \(refused.prefix(3))")
         }
@@ -288,6 +303,7 @@ extension Crash {
                 let killed = workers[victim]
                 let killedBySignal = await killed.kill()
                 try #require(killedBySignal, "the workload ended by itself: \(killed.diagnosis)")
+                run.recordPhases(of: killed)
                 run.ledger.add(killed.output)
                 // The survivor goes on deciding: what it printed so far counts as acknowledged.
                 let survivor = workers[1 - victim]
@@ -305,6 +321,7 @@ extension Crash {
             run.closeWitness()
             try await run.check(Crash.trials(0.15), ledger: run.ledger, peerRunning: false)
             run.report()
+            run.expectKills(inside: .write, atLeast: 0.2)
         }
     }
 }
@@ -336,6 +353,10 @@ struct CrashRun {
     /// if larger), so had to grow it.
     private(set) var trialsThatGrewTheMap = 0
     private var staleReaderSlots = 0
+    /// Kills recorded by ``recordPhases(of:)``, and how many of them found some thread of the
+    /// child inside each phase.
+    private(set) var killsWithPhases = 0
+    private(set) var killsInside: [LMDBPhase: Int] = [:]
     private var parentDecisions = 0
     private let started = ContinuousClock.now
 
@@ -399,6 +420,7 @@ struct CrashRun {
         }
         let killedBySignal = await worker.kill()
         try #require(killedBySignal, "trial \(number): the workload ended by itself: \(worker.diagnosis)")
+        recordPhases(of: worker)
         let output = worker.output
         if !output.ready { killedDuringSetup += 1 }
         ledger.add(output)
@@ -408,6 +430,37 @@ struct CrashRun {
         try await check(number, ledger: ledger, peerRunning: false)
         return output
     }
+
+    /// Counts where the child just killed was: a kill outside every LMDB call tests less than
+    /// one inside a commit or a backup.
+    mutating func recordPhases(of worker: WorkloadProcess) {
+        killsWithPhases += 1
+        for phase in worker.phasesAtDeath { killsInside[phase, default: 0] += 1 }
+    }
+
+    /// The share of recorded kills that found some thread inside `phase`.
+    func share(inside phase: LMDBPhase) -> Double {
+        killsWithPhases == 0 ? 0 : Double(killsInside[phase] ?? 0) / Double(killsWithPhases)
+    }
+
+    /// Expects at least `minimum` of the kills inside `phase`: the trials must hit the moments
+    /// they are there for, not only run while they happen.
+    ///
+    /// Below 15 kills (`TOLLGATE_CRASH_TRIALS` set low) a share says too little to fail on; it
+    /// is still printed by ``report()``.
+    func expectKills(inside phase: LMDBPhase, atLeast minimum: Double, sourceLocation: SourceLocation = #_sourceLocation) {
+        guard killsWithPhases >= 15 else { return }
+        let share = share(inside: phase)
+        #expect(share >= minimum, "\(name): \(percent(share)) of \(killsWithPhases) kills inside \(phase), expected ≥ \(percent(minimum))",
+                sourceLocation: sourceLocation)
+    }
+
+    /// `inside write 81 %, commit 40 %, sync 0 %, backup 0 %`.
+    var phaseSummary: String {
+        "kills inside " + LMDBPhase.allCases.map { "\($0) \(percent(share(inside: $0)))" }.joined(separator: ", ")
+    }
+
+    private func percent(_ share: Double) -> String { "\(Int((share * 100).rounded())) %" }
 
     /// The parent's requests: `user` feeds the grow-subjects tier's second limit; other tiers ignore it.
     static let parentSubjects = ["user": "parent"]
@@ -493,7 +546,8 @@ struct CrashRun {
               + " acknowledged: \(earlierAllowed + ledger.acknowledgedAllowed) admissions, \(earlierDenied + ledger.acknowledgedDenied) denials"
               + (keys > 0 ? ", \(keys) created keys" : "")
               + " (\(parentDecisions) decisions by the parent); \(storeNumber + 1) store(s); \(staleReaderSlots) stale reader slots cleared"
-              + (initialMapSize == nil ? "" : "; the child had to grow the map in \(trialsThatGrewTheMap) trials"))
+              + (initialMapSize == nil ? "" : "; the child had to grow the map in \(trialsThatGrewTheMap) trials")
+              + (killsWithPhases == 0 ? "" : "; \(phaseSummary)"))
     }
 
     mutating func finish() {

@@ -94,10 +94,14 @@ final class WorkloadProcess {
     let process = Process()
     let outputPath: String
     let errorPath: String
+    /// Where the child's ``PhaseMarker`` publishes the LMDB phases its threads are in.
+    let phasePath: String
 
     init(_ arguments: [String], logs: String) throws {
         outputPath = logs + ".out"
         errorPath = logs + ".err"
+        phasePath = logs + ".phase"
+        unlink(phasePath)
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         let output = try #require(FileHandle(forWritingAtPath: outputPath))
@@ -113,6 +117,7 @@ final class WorkloadProcess {
         process.standardInput = FileHandle.nullDevice
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no" // a crash report would keep a dying child alive
+        environment[PhaseMarker.environmentVariable] = phasePath
         process.environment = environment
         try process.run()
     }
@@ -130,6 +135,9 @@ final class WorkloadProcess {
     var output: WorkloadOutput {
         WorkloadOutput((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
     }
+
+    /// The LMDB phases some thread of the child was in when it died (read after ``kill()``).
+    var phasesAtDeath: Set<LMDBPhase> { PhaseMarker.phases(inFileAt: phasePath) }
 
     var standardError: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
 
