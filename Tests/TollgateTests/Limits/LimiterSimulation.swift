@@ -21,6 +21,8 @@ struct SimulationOptions {
     var steps = 60
     var refunds = false
     var backwards = false
+    /// Draw costs from `randomEdgeCost`: up to the quantity and the last answer's remaining.
+    var edgeCosts = false
 }
 
 /// A random arrival sequence against one limit. Every returned state is stored, as the engine's
@@ -43,12 +45,15 @@ func simulate(_ limit: Limit, _ options: SimulationOptions, using rng: inout Spl
             state = after
             notYetRefunded -= amount
         } else {
-            let cost = randomCost(for: limit, using: &rng)
+            let cost = options.edgeCosts
+                ? randomEdgeCost(for: limit, lastCheck: lastCheck, using: &rng)
+                : randomCost(for: limit, using: &rng)
             let (check, after) = limit.evaluate(state, cost: cost, at: Timestamp(microseconds: now))
             steps.append(SimulatedStep(now: now, modelTime: modelTime, cost: cost, check: check, before: state, after: after))
             state = after
             lastCheck = check
-            if check.allowed { notYetRefunded += cost }
+            // Saturating: edge costs can sum past UInt64.max; refunds then stay below what was admitted.
+            if check.allowed { notYetRefunded = notYetRefunded.saturatingAdding(cost) }
         }
     }
     return steps
