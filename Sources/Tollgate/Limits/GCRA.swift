@@ -41,8 +41,9 @@ struct GCRA: LimiterAlgorithm {
     func admitting(_ cost: UInt64, to state: State, at now: Int64) -> State? {
         let increment = scaledCost(cost)
         guard increment <= tolerance, debt(state, at: now) <= tolerance - increment else { return nil }
-        // An arrival time beyond Int128 (only with burst × window near 2^127) cannot be stored;
-        // refusing is the side that never over-admits, and `retryAfter` reports it as never fitting.
+        // An arrival time beyond Int128 (now × quantity near 2^127, or burst × window near it)
+        // cannot be stored; refusing is the side that never over-admits, and `retryAfter`
+        // reports it as never fitting.
         let (arrival, overflow) = state.scaledArrival.addingReportingOverflow(Int128(increment))
         return overflow ? nil : State(scaledArrival: arrival)
     }
@@ -59,7 +60,12 @@ struct GCRA: LimiterAlgorithm {
 
     func retryAfter(_ cost: UInt64, in state: State, at now: Int64) -> Int64? {
         let increment = scaledCost(cost)
-        guard increment <= tolerance, debt(state, at: now) > tolerance - increment else { return nil }
+        guard increment <= tolerance else { return nil }
+        // Refused because the new arrival time would not fit in Int128 (a quantity near
+        // UInt64.max near the end of the timeline): the arrival time and the scaled clock only
+        // grow, so waiting never helps — never fits, not a retry time that would be refused too.
+        if state.scaledArrival.addingReportingOverflow(Int128(increment)).overflow { return nil }
+        guard debt(state, at: now) > tolerance - increment else { return nil }
         return delayUntilDebt(fallsTo: tolerance - increment, in: state, at: now)
     }
 
