@@ -38,12 +38,13 @@ final class DecisionMetrics: Sendable {
     }
 
     private let counters: [Kind: Counter]
-    private let duration = Metrics.Timer(label: "tollgate_decision_duration")
+    private let duration: Metrics.Timer
 
-    init() {
+    init(factory: any MetricsFactory) {
         var counters: [Kind: Counter] = [:]
-        for kind in Kind.all { counters[kind] = Counter(label: "tollgate_decisions", dimensions: [("outcome", kind.label)]) }
+        for kind in Kind.all { counters[kind] = Counter(label: "tollgate_decisions", dimensions: [("outcome", kind.label)], factory: factory) }
         self.counters = counters
+        duration = Metrics.Timer(label: "tollgate_decision_duration", factory: factory)
     }
 
     func record(_ kind: Kind, since started: ContinuousClock.Instant) {

@@ -1,4 +1,5 @@
 public import Hummingbird
+public import Metrics
 public import Tollgate
 
 /// How ``TollgateMiddleware`` finds keys and clients, answers refusals and survives store failures.
@@ -48,6 +49,10 @@ public struct TollgateConfiguration: Sendable {
     public var failureMode: FailureMode = .closed
     /// The longest a request waits for its decision before the failure mode applies.
     public var timeout: Duration = .seconds(2)
+    /// Where `tollgate_decisions` and `tollgate_decision_duration` go; `nil` (the default) means the
+    /// process-wide `MetricsSystem.factory`. A middleware of its own lets a test (or one of several
+    /// apps in a process) count only its own decisions.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init() {}
 }

@@ -24,12 +24,13 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
     public let configuration: TollgateConfiguration
     public let policies: RoutePolicies
     private let blockedClients = BlockedClients()
-    private let metrics = DecisionMetrics()
+    private let metrics: DecisionMetrics
 
     public init(store: Store, configuration: TollgateConfiguration = .init(), policies: RoutePolicies = .init()) {
         self.store = store
         self.configuration = configuration
         self.policies = policies
+        self.metrics = DecisionMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
     }
 
     /// With one policy for every route this middleware covers (a route group's).

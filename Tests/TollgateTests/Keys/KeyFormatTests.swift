@@ -53,9 +53,9 @@ import Testing
     }
 
     @Test func prefixesAreValidated() {
-        #expect(throws: TollgateError.self) { try KeyFormat(prefix: "") }
-        #expect(throws: TollgateError.self) { try KeyFormat(prefix: "has space") }
-        #expect(throws: TollgateError.self) { try KeyFormat(prefix: String(repeating: "a", count: 29)) }
+        #expect((#expect(throws: TollgateError.self) { try KeyFormat(prefix: "") })?.code == .invalidArgument)
+        #expect((#expect(throws: TollgateError.self) { try KeyFormat(prefix: "has space") })?.code == .invalidArgument)
+        #expect((#expect(throws: TollgateError.self) { try KeyFormat(prefix: String(repeating: "a", count: 29)) })?.code == .invalidArgument)
         #expect(throws: Never.self) { try KeyFormat(prefix: "acme_prod_") }
         let custom = try! KeyFormat(prefix: "acme_")
         #expect(custom.parse(custom.generate()) == nil)

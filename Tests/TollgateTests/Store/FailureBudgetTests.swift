@@ -61,6 +61,7 @@ struct FailureBudgetTests {
         #expect(refused.refusedBeforeLookup)
         // A budget that needs a key is refused before anything is decided.
         let byKey = FailureBudget(limits: [try Limit(spec: "x=2/minute")], subjects: [:])
-        await #expect(throws: TollgateError.self) { try await store.authorize(AuthorizationRequest(key: key.secret, failureBudget: byKey)) }
+        let needsKey = await #expect(throws: TollgateError.self) { try await store.authorize(AuthorizationRequest(key: key.secret, failureBudget: byKey)) }
+        #expect(needsKey?.code == .invalidArgument)
     }
 }

@@ -71,7 +71,7 @@ import TollgateTestSupport
         let key = try fixture.key()
         // Rotation writes several records; fail the third.
         FaultInjection.inject(.noSpace, into: .put, afterCalls: 2)
-        #expect(throws: TollgateError.self) { _ = try fixture.store.rotateKey(id: key.info.id, grace: .seconds(60)) }
+        #expect((#expect(throws: TollgateError.self) { _ = try fixture.store.rotateKey(id: key.info.id, grace: .seconds(60)) })?.code == .storage)
         FaultInjection.clear()
         #expect(try fixture.store.authorize(key: key.secret).isAllowed, "the old secret is still the key")
         #expect(try fixture.store.auditEvents().filter { $0.kind == .keyRotated }.isEmpty)

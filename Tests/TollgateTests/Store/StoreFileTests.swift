@@ -24,7 +24,7 @@ import TollgateTestSupport
         defer { fixture.remove() }
         var options = fixture.store.options
         options.create = false
-        #expect(throws: TollgateError.self) { try Store(options: options) }
+        #expect((#expect(throws: TollgateError.self) { try Store(options: options) })?.code == .storage)
     }
 
     @Test func openingWithoutCreateNeedsAStore() throws {
@@ -81,7 +81,7 @@ import TollgateTestSupport
         }
         let reopened = try temporary.reopen { $0.pepper = pepper }
         #expect(try reopened.authorize(key: key.secret).isAllowed)
-        #expect(throws: TollgateError.self) { try Pepper(bytes: [1, 2, 3]) }
+        #expect((#expect(throws: TollgateError.self) { try Pepper(bytes: [1, 2, 3]) })?.code == .invalidArgument)
     }
 
     @Test func aPlainStoreRefusesAPepper() throws {
@@ -126,9 +126,9 @@ import TollgateTestSupport
         try fixture.store.removeTier(named: "free", movingKeysTo: "pro")
         #expect(try fixture.store.key(id: key.info.id)?.tier == "pro")
         #expect(try fixture.store.tier(named: "free") == nil)
-        #expect(throws: TollgateError.self) { try fixture.store.setTier(Tier(name: "bad name", limits: [])) }
-        #expect(throws: TollgateError.self) { try fixture.store.setTier(Tier(name: "zero", limits: [.perSecond(0)])) }
-        #expect(throws: TollgateError.self) { try fixture.store.setTier(Tier(name: "dup", limits: [.perSecond(1), .perSecond(2)])) }
+        #expect((#expect(throws: TollgateError.self) { try fixture.store.setTier(Tier(name: "bad name", limits: [])) })?.code == .invalidArgument)
+        #expect((#expect(throws: TollgateError.self) { try fixture.store.setTier(Tier(name: "zero", limits: [.perSecond(0)])) })?.code == .invalidArgument)
+        #expect((#expect(throws: TollgateError.self) { try fixture.store.setTier(Tier(name: "dup", limits: [.perSecond(1), .perSecond(2)])) })?.code == .invalidArgument)
     }
 
     @Test func periodicDurabilityWorks() async throws {
