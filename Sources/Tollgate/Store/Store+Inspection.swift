@@ -261,8 +261,12 @@ extension Store {
     public func check() throws(TollgateError) -> [IntegrityFinding] {
         // Busy writers can rewrite a snapshot's meta page before the walk reads it: a new
         // snapshot then, and after a few, say so instead of guessing.
-        for _ in 0..<8 {
+        // Each attempt loses only if this thread is descheduled between beginning its snapshot
+        // and reading the meta pages while two commits land: rare, but 8 attempts were seen to
+        // lose together on a loaded 2-core machine, so try longer and yield in between.
+        for _ in 0..<200 {
             if let findings = try checkOnce() { return findings }
+            sched_yield()
         }
         return [IntegrityFinding(table: "structure", problem: "not checked: writers rewrote every snapshot's meta page before it could be read; try again")]
     }
