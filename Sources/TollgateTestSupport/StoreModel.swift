@@ -308,8 +308,7 @@ public struct StoreModel {
                 remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
                 allowed: check.allowed, neverFits: check.neverFits,
                 policyQuantity: policy.quantity, policyWindowMicroseconds: policy.windowMicroseconds))
-            let (sum, overflow) = now.microseconds.addingReportingOverflow(max(check.resetAfter, 0))
-            let staleAt = Timestamp(microseconds: overflow ? .max : sum)
+            let staleAt = now.adding(microseconds: max(check.resetAfter, 0))
             newStates.append((counter, state, staleAt))
             consumed.append((counter, limit, state))
             refundableUntil = max(refundableUntil, staleAt)

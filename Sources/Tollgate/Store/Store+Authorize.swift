@@ -315,7 +315,7 @@ extension Store {
             id: .next(), keyID: key.id,
             counters: newStates.map { Receipt.ConsumedCounter(tableKey: $0.tableKey, limit: $0.limit, charged: $0.counter.state) },
             chargedCredits: key.credits != nil && cost > 0,
-            refundableUntil: Self.refundableUntil(day: Self.day(of: now), counters: newStates.map(\.counter)))
+            refundableUntil: Self.refundableUntil(day: Self.day(of: now), staleAts: newStates.lazy.map(\.counter.staleAt)))
 
         // All allowed: the new states, the key record (credits, last use) and the usage ledger,
         // for the caller to write at once in its transaction. Every record they depend on is
@@ -420,7 +420,7 @@ extension Store {
                 allowed: check.allowed, neverFits: check.neverFits,
                 policyQuantity: policy.quantity, policyWindowMicroseconds: policy.windowMicroseconds))
             if check.allowed {
-                let stored = StoredCounter(state: newState, staleAt: Self.staleAt(now, resetAfter: check.resetAfter))
+                let stored = StoredCounter(state: newState, staleAt: now.adding(microseconds: max(check.resetAfter, 0)))
                 evaluation.newStates.append((tableKey, stored, limit))
             }
         }

@@ -37,19 +37,12 @@ extension Store {
         }
     }
 
-    /// `now + resetAfter`, saturating: a bucket that takes longer than `Int64` reaches to refill
-    /// is stale at the end of time, never at a wrapped, negative instant.
-    static func staleAt(_ now: Timestamp, resetAfter: Int64) -> Timestamp {
-        let (sum, overflow) = now.microseconds.addingReportingOverflow(max(resetAfter, 0))
-        return Timestamp(microseconds: overflow ? .max : sum)
-    }
-
     /// The latest instant a refund can still matter: the end of the decision's UTC day (its usage
     /// ledger entry) or the last `staleAt` among the counters it charged, whichever is later.
-    static func refundableUntil(day: Int64, counters: [StoredCounter]) -> Timestamp {
+    static func refundableUntil(day: Int64, staleAts: some Sequence<Timestamp>) -> Timestamp {
         let (next, dayOverflow) = day.addingReportingOverflow(1)
         let (dayEnd, overflow) = next.multipliedReportingOverflow(by: 86_400_000_000)
         let endOfDay = Timestamp(microseconds: dayOverflow || overflow ? .max : dayEnd)
-        return counters.map(\.staleAt).reduce(endOfDay, max)
+        return staleAts.reduce(endOfDay, max)
     }
 }
