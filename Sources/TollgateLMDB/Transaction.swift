@@ -35,6 +35,15 @@ public struct WriteTransaction: ReadableTransaction, ~Copyable {
     }
 }
 
+/// A copyable view of a transaction's reads, for a value that must hold the transaction it reads
+/// through (the engine's storage adapter). It is the same `MDB_txn *`, so it carries the same rule
+/// as ``ReadableTransaction/handle``: it is valid only inside the closure of the transaction it was
+/// made from, and must not be stored beyond it.
+public struct TransactionReads: ReadableTransaction {
+    public let handle: OpaquePointer
+    public init(_ transaction: borrowing some ReadableTransaction & ~Copyable) { handle = transaction.handle }
+}
+
 /// `mdb_get`: the borrowed value under `key`, or `nil`. Not generic, so ``ReadableTransaction/withValue(in:forKey:_:)-(_,UnsafeRawBufferPointer,_)``
 /// can be inlined into other modules without exposing the C module.
 @usableFromInline

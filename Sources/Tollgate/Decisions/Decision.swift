@@ -138,7 +138,7 @@ struct Receipt: Sendable, Hashable {
     var refundableUntil: Timestamp
 
     struct ConsumedCounter: Sendable, Hashable {
-        var tableKey: [UInt8]
+        var counter: CounterID
         /// The limit as it was charged; its arithmetic reads `charged`.
         var limit: Limit
         /// The state this decision wrote: which window it charged, what the bucket lacked.

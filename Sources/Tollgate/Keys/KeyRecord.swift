@@ -99,7 +99,7 @@ extension CreditRefill.Period {
 /// Calendar periods (UTC) as integers: days since the epoch, or months since January 1970.
 enum CalendarPeriod {
     static func index(of time: Timestamp, period: CreditRefill.Period) -> Int64 {
-        let day = floorDivide(time.microseconds, 86_400_000_000)
+        let day = time.daysSinceEpoch
         switch period {
         case .day: return day
         case .month:

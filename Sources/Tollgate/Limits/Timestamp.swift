@@ -49,6 +49,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         return "\(Self.isoDate(day: days))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
     }
 
+    /// The UTC day this instant falls in, as days since 1970-01-01 (the usage ledger's day, a
+    /// daily refill's period): the one day-of-timestamp of the engine.
+    var daysSinceEpoch: Int64 { floorDivide(microseconds, 86_400_000_000) }
+
     /// `2026-01-31`: the UTC date of a day given as days since 1970-01-01. Any day an `Int64`
     /// timestamp can name, and any `UInt32` day of the usage table (a stored day may be anything).
     public static func isoDate(day: Int64) -> String {

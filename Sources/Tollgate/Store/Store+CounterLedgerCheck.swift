@@ -51,7 +51,7 @@ extension Store {
         let policyKinds: Set<AuditEvent.Kind> = [.tierSet, .tierRemoved, .keyTierChanged, .countersReset, .keyImported]
         var policyDays = Set<Int64>()
         try txn.forEach(in: tables.audit) { _, value in
-            if let event = try? AuditEvent.decode(value), policyKinds.contains(event.kind) { policyDays.insert(Self.day(of: event.at)) }
+            if let event = try? AuditEvent.decode(value), policyKinds.contains(event.kind) { policyDays.insert(event.at.daysSinceEpoch) }
             return .continue
         }
         var limitsByKey: [String: [Limit]] = [:]

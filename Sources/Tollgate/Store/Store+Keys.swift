@@ -155,7 +155,7 @@ extension Store {
     /// The usage ledger of a key: one entry per UTC day it was used, oldest first, for the last
     /// `days` days up to `now`.
     public func usage(keyID: String, days: Int = 30, now: Timestamp? = nil) throws(TollgateError) -> [DailyUsage] {
-        let today = floorDivide(self.now(now).microseconds, 86_400_000_000)
+        let today = self.now(now).daysSinceEpoch
         let first = today - Int64(max(days, 1)) + 1
         return try read("read usage of \(keyID)") { txn in
             var result: [DailyUsage] = []

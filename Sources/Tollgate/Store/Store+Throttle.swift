@@ -99,29 +99,13 @@ extension Store {
         _ txn: borrowing WriteTransaction, _ limits: [Limit], subjects: [String: String], cost: UInt64, at now: Timestamp
     ) throws -> Decision {
         let plan = try planKeyless(txn, limits, subjects: subjects, cost: cost, at: now, consume: true)
-        for (tableKey, counter, _) in plan.writes {
-            try txn.put(counter.encoded(), forKey: tableKey, in: tables.counters)
-        }
+        if let writes = plan.writes { try apply(writes, txn) }
         return plan.decision
     }
 
     private func planKeyless<T: ReadableTransaction & ~Copyable>(
         _ txn: borrowing T, _ limits: [Limit], subjects: [String: String], cost: UInt64, at now: Timestamp, consume: Bool
-    ) throws -> (decision: Decision, writes: [(tableKey: [UInt8], counter: StoredCounter, limit: Limit)]) {
-        let evaluation = try evaluateLimits(txn, tierLimits: [], additionalLimits: limits, cost: cost, at: now) {
-            (subject: LimitSubject) throws(TollgateError) -> CounterSubject in
-            switch subject {
-            case .custom(let name): return try Self.customSubject(name, subjects: subjects, what: "the throttle")
-            default: return .global
-            }
-        }
-        var decision = Decision(
-            outcome: evaluation.allAllow ? .allowed : .rateLimited, key: nil, limits: evaluation.statuses,
-            creditsRemaining: nil, cost: cost, at: now, keyRejection: nil, receipt: nil)
-        guard evaluation.allAllow, consume else {
-            decision.limits = Self.nothingConsumed(decision.limits, cost: cost)
-            return (decision, [])
-        }
-        return (decision, evaluation.newStates)
+    ) throws -> DecisionPlan<LMDBDecisionStorage.Writes> {
+        try DecisionProcedure.planKeyless(LMDBDecisionStorage(txn, self), limits, subjects: subjects, cost: cost, at: now, consume: consume)
     }
 }

@@ -14,7 +14,7 @@ import TollgateTestSupport
         fixture.clock.advance(by: .seconds(86_400)) // the tier edits were yesterday
         let key = try fixture.key(NewKey(owner: "acme", tier: "metered"))
         for _ in 0..<5 { #expect(try fixture.store.authorize(key: key.secret).isAllowed) }
-        return (fixture, key.info.id, Store.day(of: fixture.clock.now()))
+        return (fixture, key.info.id, fixture.clock.now().daysSinceEpoch)
     }
 
     /// What a torn write leaves: one side of the pair changed behind the store's back.

@@ -11,7 +11,7 @@ struct DamagedUsageTests {
     /// version of the format decodes.
     private func damageUsage(of keyID: String, _ temporary: TemporaryStore) throws {
         let store = temporary.store
-        let key = DailyUsage.tableKey(keyID: keyID, day: Store.day(of: temporary.clock.now()))
+        let key = DailyUsage.tableKey(keyID: keyID, day: temporary.clock.now().daysSinceEpoch)
         try store.environment.write { txn in try txn.put([0xFF], forKey: key, in: store.tables.usage) }
     }
 

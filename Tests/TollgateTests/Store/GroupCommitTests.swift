@@ -170,7 +170,7 @@ struct GroupCommitTests {
         let healthy = try store.createKey(NewKey(owner: "acme", tier: "hourly"))
         #expect(try await store.authorize(key: damaged.secret).isAllowed)
         #expect(try await store.authorize(key: healthy.secret).isAllowed)
-        let day = Store.day(of: temporary.clock.now())
+        let day = temporary.clock.now().daysSinceEpoch
         try store.environment.write { txn in
             try txn.put([0xFF], forKey: DailyUsage.tableKey(keyID: damaged.info.id, day: day), in: store.tables.usage)
         }

@@ -1,5 +1,7 @@
 import TollgateLMDB
 
+// Changing counters outside a decision: giving back what a decision consumed, and an admin's reset.
+
 extension Store {
     /// Gives back what an allowed decision consumed — its cost on every counter and the credits it
     /// debited — after the upstream work failed.
@@ -20,29 +22,57 @@ extension Store {
             guard try !txn.contains(receipt.id.bytes, in: tables.refunds) else { return }
             try txn.put(RefundRecord(until: receipt.refundableUntil).encoded(), forKey: receipt.id.bytes, in: tables.refunds)
             for counter in receipt.counters {
-                let stored = try txn.withValue(in: tables.counters, forKey: counter.tableKey) { try StoredCounter.decode($0) }
+                let stored = try txn.withValue(in: tables.counters, forKey: counter.counter.tableKey) { try StoredCounter.decode($0) }
                 guard let stored,
                       let refunded = counter.limit.refund(counter.limit.reading(stored.state, staleAt: stored.staleAt), charged: counter.charged, cost: decision.cost, at: now)
                 else { continue }
-                try txn.put(StoredCounter(state: refunded, staleAt: stored.staleAt).encoded(), forKey: counter.tableKey, in: tables.counters)
+                try txn.put(StoredCounter(state: refunded, staleAt: stored.staleAt).encoded(), forKey: counter.counter.tableKey, in: tables.counters)
             }
             if receipt.chargedCredits, let (hash, loaded, lastRefill) = try loadKey(txn, id: receipt.keyID), loaded.credits != nil {
                 var key = loaded
                 key.credits = key.credits.map { $0.addingReportingOverflow(decision.cost).overflow ? .max : $0 + decision.cost }
                 try txn.put(StoredKey.primary(key, lastRefillPeriod: lastRefill).encoded(), forKey: hash, in: tables.keys)
             }
-            try DailyUsage.update(txn, tables.usage, keyID: receipt.keyID, day: Self.day(of: decision.at)) { usage in
+            try DailyUsage.update(txn, tables.usage, keyID: receipt.keyID, day: decision.at.daysSinceEpoch) { usage in
                 usage.consumed = usage.consumed >= decision.cost ? usage.consumed - decision.cost : 0
             }
         }
     }
 
-    /// The latest instant a refund can still matter: the end of the decision's UTC day (its usage
-    /// ledger entry) or the last `staleAt` among the counters it charged, whichever is later.
-    static func refundableUntil(day: Int64, staleAts: some Sequence<Timestamp>) -> Timestamp {
-        let (next, dayOverflow) = day.addingReportingOverflow(1)
-        let (dayEnd, overflow) = next.multipliedReportingOverflow(by: 86_400_000_000)
-        let endOfDay = Timestamp(microseconds: dayOverflow || overflow ? .max : dayEnd)
-        return staleAts.reduce(endOfDay, max)
+    /// Whose counters ``resetCounters(_:actor:)`` clears.
+    public enum CounterOwner: Sendable, Hashable {
+        case key(id: String)
+        case owner(String)
+        /// A caller-supplied subject, e.g. `.subject(name: "ip", value: "203.0.113.7")`.
+        case subject(name: String, value: String)
+        case global
+    }
+
+    /// Deletes every counter of one subject (an admin's "reset this key's limits"). Returns how many.
+    @discardableResult
+    public func resetCounters(_ owner: CounterOwner, actor: String? = nil) throws(TollgateError) -> Int {
+        let subject: CounterSubject
+        switch owner {
+        case .key(let id): subject = .key(id: id)
+        case .owner(let name): subject = .owner(name)
+        case .subject(let name, let value): subject = .custom(name: name, value: value)
+        case .global: subject = .global
+        }
+        let prefix = subject.prefix
+        let now = clock.now()
+        return try write("reset counters") { txn in
+            var removed = 0
+            try txn.withCursor(over: tables.counters) { cursor in
+                var entry = try cursor.seek(atLeast: prefix)
+                while let current = entry, current.key.starts(with: prefix) {
+                    try txn.deleteCurrent(&cursor)
+                    removed += 1
+                    // After a delete, LMDB's "next" is the entry that followed the deleted one.
+                    entry = try cursor.next()
+                }
+            }
+            try audit(txn, .countersReset, actor: actor, subject: subject.description, detail: "\(removed) counter(s) removed", at: now)
+            return removed
+        }
     }
 }
