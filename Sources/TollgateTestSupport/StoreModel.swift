@@ -61,7 +61,7 @@ public enum ModelSubject: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-public struct CounterID: Hashable {
+public struct ModelCounterID: Hashable {
     public var subject: ModelSubject
     public var limit: String
     public init(subject: ModelSubject, limit: String) {
@@ -90,7 +90,7 @@ public struct ModelUsage: Equatable {
 public struct ModelReceipt {
     public var keyID: String
     /// Each counter charged, its limit, and the state the charge left (what a refund reads).
-    public var counters: [(id: CounterID, limit: Limit, charged: CounterState)]
+    public var counters: [(id: ModelCounterID, limit: Limit, charged: CounterState)]
     public var chargedCredits: Bool
     public var cost: UInt64
     public var day: Int64
@@ -182,7 +182,7 @@ public struct ModelPlan {
 }
 
 public struct ModelEffects {
-    public var counters: [(id: CounterID, state: CounterState, staleAt: Timestamp)]
+    public var counters: [(id: ModelCounterID, state: CounterState, staleAt: Timestamp)]
     public var key: ModelKey
     public var receipt: ModelReceipt
 }
@@ -192,16 +192,16 @@ public struct StoreModel {
     public var keys: [String: ModelKey] = [:]
     public var secrets: [String: ModelSecret] = [:]
     public var currentSecret: [String: String] = [:]
-    public var counters: [CounterID: CounterState] = [:]
+    public var counters: [ModelCounterID: CounterState] = [:]
     /// Each counter's `staleAt` as the store records it (`Limit.reading` needs it).
-    public var counterStaleAt: [CounterID: Timestamp] = [:]
+    public var counterStaleAt: [ModelCounterID: Timestamp] = [:]
     public var usage: [UsageID: ModelUsage] = [:]
 
     public init() {}
 
     /// Days since 1970-01-01 (UTC) of `time`.
     /// A counter's state as `limit` reads it (`nil`: none).
-    func read(_ id: CounterID, _ limit: Limit) -> CounterState? {
+    func read(_ id: ModelCounterID, _ limit: Limit) -> CounterState? {
         counters[id].map { limit.reading($0, staleAt: counterStaleAt[id] ?? Timestamp(microseconds: .max)) }
     }
 
@@ -282,8 +282,8 @@ public struct StoreModel {
         let tierLimits = tiers[key.tier]?.limits ?? []
         let limits = Self.effectiveLimits(tierLimits, key.overrides)
         var statuses: [Decision.LimitStatus] = []
-        var newStates: [(id: CounterID, state: CounterState, staleAt: Timestamp)] = []
-        var consumed: [(id: CounterID, limit: Limit, charged: CounterState)] = []
+        var newStates: [(id: ModelCounterID, state: CounterState, staleAt: Timestamp)] = []
+        var consumed: [(id: ModelCounterID, limit: Limit, charged: CounterState)] = []
         var refundableUntil = Self.endOfDay(Self.dayOf(now))
         var allAllow = true
         for limit in limits {
@@ -298,7 +298,7 @@ public struct StoreModel {
                 }
                 subject = .custom(name: name, value: value)
             }
-            let counter = CounterID(subject: subject, limit: limit.name)
+            let counter = ModelCounterID(subject: subject, limit: limit.name)
             let (check, state) = limit.evaluate(read(counter, limit), cost: request.cost, at: now)
             allAllow = allAllow && check.allowed
             let policy = limit.rateLimitPolicy(at: now)

@@ -21,7 +21,7 @@ import Glibc
 /// ```
 ///
 /// Output, one line each, written with `write(2)` (no buffering):
-/// - `R` — set up, the loop starts;
+/// - `R` — set up, the loops start; always the first line;
 /// - `A <remaining>` — an allowed decision, with what its `window` limit has left after it;
 /// - `D` — a request refused by a limit;
 /// - `K <key id>` — a key created (mode `grow-keys`);
@@ -89,8 +89,11 @@ enum StressWorkload {
             let store = try openStore(arguments)
             try ensureTier(store, arguments)
             let secret = try loadOrCreateKey(store, keyPath: arguments.store + ".key")
-            let side = try startSideLoop(store, arguments)
+            // `R` first: the side loop prints `B`/`S` lines of its own, and the parent takes
+            // the first line for the sign that setup is over (a fast backup printed `B` first
+            // and made the parent wait for an `R` that was not the first line).
             output.line("R")
+            let side = try startSideLoop(store, arguments)
             switch arguments.mode {
             case .authorize, .growSubjects, .sweep, .backup:
                 if arguments.synchronous {
