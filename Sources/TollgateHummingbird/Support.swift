@@ -50,7 +50,7 @@ final class DecisionMetrics: Sendable {
     func record(_ kind: Kind, since started: ContinuousClock.Instant) {
         counters[kind]?.increment()
         let elapsed = ContinuousClock.now - started
-        duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        duration.recordNanoseconds(elapsed.saturatingNanoseconds)
     }
 
     func record(_ outcome: Decision.Outcome, since started: ContinuousClock.Instant) {

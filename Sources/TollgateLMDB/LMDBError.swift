@@ -36,8 +36,6 @@ public struct LMDBError: Error, Hashable, Sendable, CustomStringConvertible {
         (value as? LMDBError)?.code == pattern.code
     }
 
-    func with(context: String) -> LMDBError { LMDBError(code: code, context: context) }
-
     // MARK: LMDB's codes
 
     /// `MDB_KEYEXIST`: key/data pair already exists (a put with no-overwrite).

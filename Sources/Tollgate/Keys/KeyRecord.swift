@@ -108,8 +108,3 @@ enum CalendarPeriod {
         }
     }
 }
-
-func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
-    let (q, r) = a.quotientAndRemainder(dividingBy: b)
-    return r < 0 ? q - 1 : q
-}

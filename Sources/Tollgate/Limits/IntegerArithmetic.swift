@@ -45,3 +45,10 @@ func delay(from now: Int64, until instant: Int128) -> Int64 {
     if overflow { return instant > 0 ? .max : 0 }
     return Int64(clamping: max(difference, 0))
 }
+
+/// Quotient rounded down and the remainder that goes with it (`0 ≤ remainder < divisor`), for
+/// every `value`, `Int64.min` included, and `divisor > 0`.
+func floorDivision(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
+    let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
+    return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
+}

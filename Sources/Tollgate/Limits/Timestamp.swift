@@ -51,7 +51,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// The UTC day this instant falls in, as days since 1970-01-01 (the usage ledger's day, a
     /// daily refill's period): the one day-of-timestamp of the engine.
-    var daysSinceEpoch: Int64 { floorDivide(microseconds, 86_400_000_000) }
+    var daysSinceEpoch: Int64 { floorDivision(microseconds, 86_400_000_000).quotient }
 
     /// `2026-01-31`: the UTC date of a day given as days since 1970-01-01. Any day an `Int64`
     /// timestamp can name, and any `UInt32` day of the usage table (a stored day may be anything).
@@ -61,25 +61,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 }
 
-extension Duration {
-    /// Whole microseconds, rounded toward zero, clamped to the `Int64` range. `Duration` reaches
-    /// about ±2⁶³ seconds, a million times more than `Int64` microseconds do.
-    var saturatingMicroseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return Int64(clamping: Int128(seconds) * 1_000_000 + Int128(attoseconds / 1_000_000_000_000))
-    }
-}
-
 private func pad(_ value: Int64, _ width: Int) -> String {
     let digits = String(value)
     return String(repeating: "0", count: max(0, width - digits.count)) + digits
-}
-
-/// Quotient rounded down and the remainder that goes with it (`0 ≤ remainder < divisor`), for
-/// every `value`, `Int64.min` included, and `divisor > 0`.
-func floorDivision(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
-    let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
-    return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
 }
 
 /// Where "now" comes from. Production uses ``SystemClock``; tests inject a manual clock.

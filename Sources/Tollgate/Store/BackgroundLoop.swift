@@ -10,8 +10,7 @@ final class BackgroundLoop: Sendable {
 
     init(name: String, every interval: Duration, _ work: @escaping @Sendable () -> Void) {
         self.name = name
-        let (seconds, attoseconds) = interval.components
-        let nanoseconds = max(1_000_000, Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        let nanoseconds = Int(max(1_000_000, interval.saturatingNanoseconds))
         let thread = Thread { [stopped, exited] in
             while stopped.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut {
                 work()

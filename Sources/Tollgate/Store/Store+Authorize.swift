@@ -76,8 +76,8 @@ extension Store {
     ) async throws(TollgateError) -> Decision {
         let job = DecisionJob(operation: operation, body)
         if let timeout {
-            let nanoseconds = max(0, timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { [weak job] in
+            let nanoseconds = Int(max(0, timeout.saturatingNanoseconds))
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [weak job] in
                 job?.answer(.failure(TollgateError(.timedOut, "\(operation) was not decided within \(timeout)")))
             }
         }

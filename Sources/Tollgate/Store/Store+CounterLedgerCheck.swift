@@ -70,7 +70,7 @@ extension Store {
             guard let limit = limitsByKey[keyID]?.first(where: { $0.name == limitName }),
                   limit.strategy == .calendarDay || limit.strategy == .fixedWindow else { return .continue }
             let length = limit.windowLength(at: Timestamp(microseconds: start))
-            let day = floorDivide(start, dayLength)
+            let day = floorDivision(start, dayLength).quotient
             let dayStart = day.multipliedReportingOverflow(by: dayLength)
             let end = start.addingReportingOverflow(length)
             guard length > 0, !dayStart.overflow, !end.overflow, end.partialValue <= dayStart.partialValue &+ dayLength else { return .continue }

@@ -374,39 +374,15 @@ extension Store {
         try Self.storageCall("back up to \(path)") { try environment.copy(to: path, compact: compact) }
     }
 
-    /// Throws unless the LMDB data file at `path` is as long as its newest meta page says: a copy
-    /// killed after writing the meta pages (written first) and before the last data page is
-    /// shorter. Reads the two meta pages only (64-bit layout: page header 16 bytes, then
-    /// magic, version, address, map size, two 48-byte database records — the first one's
-    /// `md_pad` holds the page size — last page number, transaction id).
+    /// Throws unless the LMDB data file at `path` is as long as its newest meta page says.
     static func checkBackupIsComplete(_ path: String) throws(TollgateError) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw TollgateError(.storage, "cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { Glibc.close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw TollgateError(.storage, "cannot stat \(path)") }
-        let fileSize = Int(status.st_size)
-        func field<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T? {
-            var value: T = 0
-            let read = withUnsafeMutableBytes(of: &value) { pread(descriptor, $0.baseAddress, MemoryLayout<T>.size, off_t(offset)) }
-            return read == MemoryLayout<T>.size ? value : nil
-        }
         let incomplete = "\(path) is an incomplete backup"
-        guard let magic = field(16, UInt32.self), magic == 0xBEEF_C0DE, let pageSize = field(40, UInt32.self).map(Int.init),
-              pageSize >= 512, pageSize <= 65_536, pageSize & (pageSize - 1) == 0 else {
-            throw TollgateError(.corruptRecord, "\(incomplete) (\(fileSize) bytes, no valid first meta page)")
-        }
-        var newest: (txnid: UInt64, lastPage: UInt64)? = nil
-        for page in 0..<2 {
-            let base = page * pageSize
-            guard let magic = field(base + 16, UInt32.self), magic == 0xBEEF_C0DE,
-                  let lastPage = field(base + 136, UInt64.self), let txnid = field(base + 144, UInt64.self) else { continue }
-            if newest == nil || txnid > newest!.txnid { newest = (txnid, lastPage) }
-        }
-        guard let newest else { throw TollgateError(.corruptRecord, "\(incomplete) (\(fileSize) bytes, no valid meta page)") }
-        let needed = (newest.lastPage + 1).multipliedReportingOverflow(by: UInt64(pageSize))
-        guard !needed.overflow, UInt64(fileSize) >= needed.partialValue else {
-            throw TollgateError(.corruptRecord, "\(incomplete): \(fileSize) bytes, its meta page needs \(needed.partialValue)")
+        switch DataFileCompleteness.of(dataFile: path) {
+        case .complete: return
+        case .unreadable(let reason): throw TollgateError(.storage, reason)
+        case .noValidFirstMetaPage(let fileSize): throw TollgateError(.corruptRecord, "\(incomplete) (\(fileSize) bytes, no valid first meta page)")
+        case .noValidMetaPage(let fileSize): throw TollgateError(.corruptRecord, "\(incomplete) (\(fileSize) bytes, no valid meta page)")
+        case .short(let fileSize, let needed): throw TollgateError(.corruptRecord, "\(incomplete): \(fileSize) bytes, its meta page needs \(needed)")
         }
     }
 

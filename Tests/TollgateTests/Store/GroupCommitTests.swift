@@ -370,6 +370,22 @@ struct CancellationTests {
         #expect(next.limits[0].remaining == 98)
     }
 
+    /// A timeout too long for nanoseconds in `Int64` (`seconds * 1e9` trapped) means "no
+    /// practical timeout", not a crash; a negative one means "at once".
+    @Test func extremeTimeoutsAreClampedNotTrapped() async throws {
+        let temporary = try TemporaryStore()
+        defer { temporary.remove() }
+        let store = temporary.store
+        try store.setTier(Tier(name: "hourly", limits: [.perHour(100)]))
+        let key = try store.createKey(NewKey(owner: "acme", tier: "hourly"))
+        #expect(try await store.authorize(AuthorizationRequest(key: key.secret), timeout: .seconds(Int64.max)).isAllowed)
+        #expect(try await store.throttle([try! Limit(spec: "x=5/minute,by=global")], subjects: [:], timeout: .seconds(Int64.max)).isAllowed)
+        #expect(Duration.seconds(Int64.max).saturatingNanoseconds == .max)
+        #expect(Duration.seconds(Int64.min).saturatingNanoseconds == .min)
+        #expect(Duration.milliseconds(1_500).saturatingNanoseconds == 1_500_000_000)
+        #expect(Duration.seconds(-2).saturatingNanoseconds == -2_000_000_000)
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func aTimeoutAnswersTimedOutWhileTheWriterIsStuckAndDropsTheRequest() async throws {
         let temporary = try TemporaryStore()
