@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "TollgateLMDB", targets: ["TollgateLMDB"]),
         .executable(name: "tollgate", targets: ["tollgate"]),
         .executable(name: "tollgate-demo", targets: ["TollgateDemo"]),
+        .executable(name: "tollgate-stress", targets: ["TollgateStress"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -66,6 +67,15 @@ let package = Package(
         .target(name: "TollgateTestSupport", dependencies: ["Tollgate"]),
         .executableTarget(
             name: "tollgate",
+            dependencies: [
+                "Tollgate",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The crash suite's workload (Tests/TollgateTests/Crash kills it with SIGKILL): not an
+        // admin command, so not in the CLI.
+        .executableTarget(
+            name: "TollgateStress",
             dependencies: [
                 "Tollgate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

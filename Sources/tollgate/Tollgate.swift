@@ -13,7 +13,7 @@ struct TollgateCommand: AsyncParsableCommand {
 
         \(ExitStatus.table)
         """,
-        subcommands: [Init.self, Stats.self, TierCommand.self, KeyCommand.self, Authorize.self, Peek.self, Usage.self, Dump.self, Check.self, Backup.self, Restore.self, Sweep.self, Stress.self]
+        subcommands: [Init.self, Stats.self, TierCommand.self, KeyCommand.self, Authorize.self, Peek.self, Usage.self, Dump.self, Check.self, Backup.self, Restore.self, Sweep.self]
     )
 }
 

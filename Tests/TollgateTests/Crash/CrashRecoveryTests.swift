@@ -10,7 +10,7 @@ import Glibc
 extension Crash {
     /// Kill -9 at random moments, then check what a restarted process finds.
     ///
-    /// A trial: start `tollgate stress`, let it decide for a random 20–150 ms (every eighth
+    /// A trial: start `tollgate-stress`, let it decide for a random 20–150 ms (every eighth
     /// trial: kill it 0–40 ms after the start, during process start, store creation or setup),
     /// SIGKILL it, read what it printed — decisions it acknowledged — and check the store:
     /// - it opens, and every record of every table decodes; the public listings and `peek` work;

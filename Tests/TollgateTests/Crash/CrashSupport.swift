@@ -8,7 +8,7 @@ import TollgateTestSupport
 import Glibc
 #endif
 
-/// Every test that runs the `tollgate stress` child process. `.serialized` applies to the nested
+/// Every test that runs the `tollgate-stress` child process. `.serialized` applies to the nested
 /// suites too: one such test at a time, so children never compete with each other for the two
 /// cores (other suites of the test process still run alongside).
 ///
@@ -29,22 +29,22 @@ enum Crash {
 // MARK: - The workload binary
 
 enum WorkloadBinary {
-    /// `tollgate` (the workload is its hidden `stress` command), built by `swift build
-    /// --build-tests` (and by `swift test`) into the same directory as the test bundle.
-    /// `TOLLGATE_CLI` overrides the search.
+    /// `tollgate-stress` (target TollgateStress), built by `swift build --build-tests` (and by
+    /// `swift test`) into the same directory as the test bundle and the CLI.
+    /// `TOLLGATE_STRESS` overrides the search.
     static let path: String? = {
         var candidates: [String] = []
-        if let explicit = ProcessInfo.processInfo.environment["TOLLGATE_CLI"], !explicit.isEmpty { candidates.append(explicit) }
-        let name = "tollgate"
+        if let explicit = ProcessInfo.processInfo.environment["TOLLGATE_STRESS"], !explicit.isEmpty { candidates.append(explicit) }
+        let name = "tollgate-stress"
         if let executable = Bundle.main.executableURL {
             candidates.append(executable.resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent(name).path)
         }
-        candidates.append(CLI.binary.path)
+        candidates.append(CLI.binary.deletingLastPathComponent().appendingPathComponent(name).path)
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
     static func require() throws -> String {
-        try #require(path, "tollgate was not found next to the test bundle: build with `swift build --build-tests` (or set TOLLGATE_CLI)")
+        try #require(path, "tollgate-stress was not found next to the test bundle: build with `swift build --build-tests` (or set TOLLGATE_STRESS)")
     }
 }
 
@@ -111,7 +111,7 @@ final class WorkloadProcess {
             try? error.close()
         }
         process.executableURL = URL(fileURLWithPath: try WorkloadBinary.require())
-        process.arguments = ["stress"] + arguments
+        process.arguments = arguments
         process.standardOutput = output
         process.standardError = error
         process.standardInput = FileHandle.nullDevice

@@ -7,14 +7,14 @@ import Tollgate
 import Glibc
 #endif
 
-/// `tollgate stress` (hidden): the crash suite's workload. Opens a store, makes sure it holds the
+/// `tollgate-stress`: the crash suite's workload. Opens a store, makes sure it holds the
 /// tier `crash` and one shared key, then decides requests in a tight loop, printing one line per
 /// **acknowledged** outcome — only after the store returned it. The crash tests
 /// (Tests/TollgateTests/Crash) kill it with SIGKILL at random moments and compare what it printed
 /// with what the store holds afterwards.
 ///
 /// ```
-/// tollgate stress --store PATH [--durability durable|periodic] [--sync-interval-ms N]
+/// tollgate-stress --store PATH [--durability durable|periodic] [--sync-interval-ms N]
 ///                 [--mode authorize|grow-subjects|grow-keys|sweep|backup] [--threads N] [--sync]
 ///                 [--limit L] [--window-seconds W] [--requests R] [--map-size BYTES]
 ///                 [--max-seconds S] [--backup-dir DIR]
@@ -41,11 +41,11 @@ import Glibc
 /// `link(2)`, which fails when `PATH.key` exists already. A run that loses the race revokes the
 /// key it created and uses the winner's. A run killed before publishing leaves no key file, so
 /// the next run starts over.
+@main
 struct Stress: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stress",
-        abstract: "The crash suite's workload: decide requests in a loop, printing every acknowledged outcome.",
-        shouldDisplay: false
+        commandName: "tollgate-stress",
+        abstract: "The crash suite's workload: decide requests in a loop, printing every acknowledged outcome."
     )
 
     @Option(help: "The store's directory (created if missing).") var store: String
@@ -360,7 +360,7 @@ struct StressSystemError: Error, CustomStringConvertible {
 }
 
 
-/// What `tollgate stress` was asked to do.
+/// What `tollgate-stress` was asked to do.
 struct StressArguments: Sendable {
     enum Durability: String, Sendable, ExpressibleByArgument, CaseIterable { case durable, periodic }
     enum Mode: String, Sendable, ExpressibleByArgument, CaseIterable {
