@@ -58,6 +58,9 @@ enum DecisionCore {
     /// (``LimitCheck/resetAfter``) — a backend turns that into its own expiry (LMDB: `staleAt`).
     struct CounterEffect {
         var id: CounterID
+        /// Its position among the decision's readings: a backend finds the address it read the
+        /// counter at (``DecisionStorage/CounterAddress``) without mapping the id again.
+        var reading: Int
         var limit: Limit
         var state: CounterState
         var resetAfter: Int64
@@ -75,7 +78,7 @@ enum DecisionCore {
         var evaluation = LimitEvaluation()
         evaluation.statuses.reserveCapacity(readings.count)
         evaluation.effects.reserveCapacity(readings.count)
-        for reading in readings {
+        for (index, reading) in readings.enumerated() {
             let limit = reading.limit
             let (check, newState) = limit.evaluate(reading.state, cost: cost, at: now)
             evaluation.allAllow = evaluation.allAllow && check.allowed
@@ -87,7 +90,7 @@ enum DecisionCore {
                 allowed: check.allowed, neverFits: check.neverFits,
                 policyQuantity: policy.quantity, policyWindowMicroseconds: policy.windowMicroseconds))
             if check.allowed {
-                evaluation.effects.append(CounterEffect(id: reading.id, limit: limit, state: newState, resetAfter: max(check.resetAfter, 0)))
+                evaluation.effects.append(CounterEffect(id: reading.id, reading: index, limit: limit, state: newState, resetAfter: max(check.resetAfter, 0)))
             }
         }
         return evaluation

@@ -9,19 +9,24 @@ protocol DecisionStorage {
     /// The backend's own form of an allowed decision's writes, everything read and encoded, so
     /// that writing them cannot fail halfway through one request.
     associatedtype Writes
+    /// Where a counter lives in the backend (LMDB: its table key). Mapped once per counter and
+    /// decision: the read and the write use the same address.
+    associatedtype CounterAddress
 
     /// What a presented key's hash resolves to: a key, or the retired hash of a rotated one.
     func key(hash: KeyHash) throws -> StoredKey?
     /// The current record of the key with this id (after a rotation), with its current hash.
     func key(id: String) throws -> (hash: KeyHash, key: KeyInfo, credits: DecisionCore.Credits)?
     func tier(named name: String) throws -> Tier?
+    func address(of counter: CounterID) -> CounterAddress
     /// A counter's state as `limit` reads it (a state written under an edited limit is read
     /// within the limit now in force), `nil` when it has none.
-    func counter(_ id: CounterID, for limit: Limit) throws -> CounterState?
-    /// Reads what the writes depend on (the usage ledger) and encodes them.
-    func writes(of effects: DecisionCore.Effects, keyHash: KeyHash, key: KeyInfo, at now: Timestamp) throws -> Writes
+    func counter(at address: CounterAddress, for limit: Limit) throws -> CounterState?
+    /// Reads what the writes depend on (the usage ledger) and encodes them. `addresses[i]` is
+    /// the address of the decision's `i`-th reading (``DecisionCore/CounterEffect/reading``).
+    func writes(of effects: DecisionCore.Effects, addresses: [CounterAddress], keyHash: KeyHash, key: KeyInfo, at now: Timestamp) throws -> Writes
     /// The writes of a keyless decision: counters only.
-    func writes(ofCounters effects: [DecisionCore.CounterEffect], at now: Timestamp) throws -> Writes
+    func writes(ofCounters effects: [DecisionCore.CounterEffect], addresses: [CounterAddress], at now: Timestamp) throws -> Writes
 }
 
 /// A decision request after parsing: the key's hash and the decision's time.
@@ -72,23 +77,28 @@ enum DecisionProcedure {
         }
         let tierLimits = tier.effectiveLimits(overrides: key.limitOverrides)
         var readings: [DecisionCore.CounterReading] = []
+        var addresses: [S.CounterAddress] = []
         readings.reserveCapacity(tierLimits.count + request.additionalLimits.count)
+        addresses.reserveCapacity(readings.capacity)
+        func read(_ id: CounterID, _ limit: Limit) throws {
+            let address = storage.address(of: id)
+            readings.append(DecisionCore.CounterReading(id: id, limit: limit, state: try storage.counter(at: address, for: limit)))
+            addresses.append(address)
+        }
         for limit in tierLimits {
-            let id = CounterID(subject: try DecisionCore.subject(limit.subject, key: key, subjects: request.subjects), name: limit.name)
-            readings.append(DecisionCore.CounterReading(id: id, limit: limit, state: try storage.counter(id, for: limit)))
+            try read(CounterID(subject: try DecisionCore.subject(limit.subject, key: key, subjects: request.subjects), name: limit.name), limit)
         }
         for limit in request.additionalLimits {
-            let id = CounterID(
+            try read(CounterID(
                 subject: try DecisionCore.subject(limit.subject, key: key, subjects: request.subjects),
-                name: DecisionCore.callSiteCounterName(limit))
-            readings.append(DecisionCore.CounterReading(id: id, limit: limit, state: try storage.counter(id, for: limit)))
+                name: DecisionCore.callSiteCounterName(limit)), limit)
         }
         let evaluation = DecisionCore.evaluate(readings, cost: cost, at: now)
         let (decision, effects) = DecisionCore.decide(
             key: key, credits: credits, limits: evaluation, cost: cost, at: now, consume: consume,
             lastUsedResolution: lastUsedResolution)
         guard let effects else { return DecisionPlan(decision: decision) }
-        return DecisionPlan(decision: decision, writes: try storage.writes(of: effects, keyHash: keyHash, key: key, at: now))
+        return DecisionPlan(decision: decision, writes: try storage.writes(of: effects, addresses: addresses, keyHash: keyHash, key: key, at: now))
     }
 
     /// The keyless decision: every limit by a caller-supplied subject or global.
@@ -96,7 +106,9 @@ enum DecisionProcedure {
         _ storage: S, _ limits: [Limit], subjects: [String: String], cost: UInt64, at now: Timestamp, consume: Bool
     ) throws -> DecisionPlan<S.Writes> {
         var readings: [DecisionCore.CounterReading] = []
+        var addresses: [S.CounterAddress] = []
         readings.reserveCapacity(limits.count)
+        addresses.reserveCapacity(limits.count)
         for limit in limits {
             let subject: CounterSubject
             switch limit.subject {
@@ -104,11 +116,13 @@ enum DecisionProcedure {
             default: subject = .global
             }
             let id = CounterID(subject: subject, name: DecisionCore.callSiteCounterName(limit))
-            readings.append(DecisionCore.CounterReading(id: id, limit: limit, state: try storage.counter(id, for: limit)))
+            let address = storage.address(of: id)
+            readings.append(DecisionCore.CounterReading(id: id, limit: limit, state: try storage.counter(at: address, for: limit)))
+            addresses.append(address)
         }
         let (decision, counters) = DecisionCore.decideKeyless(
             limits: DecisionCore.evaluate(readings, cost: cost, at: now), cost: cost, at: now, consume: consume)
         guard !counters.isEmpty else { return DecisionPlan(decision: decision) }
-        return DecisionPlan(decision: decision, writes: try storage.writes(ofCounters: counters, at: now))
+        return DecisionPlan(decision: decision, writes: try storage.writes(ofCounters: counters, addresses: addresses, at: now))
     }
 }

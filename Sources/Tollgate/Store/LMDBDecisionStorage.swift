@@ -19,7 +19,11 @@ struct LMDBDecisionStorage: DecisionStorage {
     /// them can fail only in LMDB — which dooms the whole transaction, never half of one request
     /// of a group-commit batch whose other requests commit.
     struct Writes {
-        var counters: [(tableKey: [UInt8], counter: StoredCounter)]
+        /// Encoded at ``Store/apply(_:_:)``: `StoredCounter` is plain integers, so encoding
+        /// cannot fail, and no second array of records is built per decision.
+        var counters: [DecisionCore.CounterEffect]
+        var addresses: [[UInt8]]
+        var now: Timestamp
         var key: (hash: [UInt8], record: StoredKey)?
         var usage: (tableKey: [UInt8], record: DailyUsage)?
     }
@@ -37,15 +41,17 @@ struct LMDBDecisionStorage: DecisionStorage {
 
     func tier(named name: String) throws -> Tier? { try store.loadTier(txn, name) }
 
-    func counter(_ id: CounterID, for limit: Limit) throws -> CounterState? {
-        try txn.withValue(in: store.tables.counters, forKey: id.tableKey) { bytes in
+    func address(of counter: CounterID) -> [UInt8] { counter.tableKey }
+
+    func counter(at address: [UInt8], for limit: Limit) throws -> CounterState? {
+        try txn.withValue(in: store.tables.counters, forKey: address) { bytes in
             let stored = try StoredCounter.decode(bytes)
             return limit.reading(stored.state, staleAt: stored.staleAt)
         }
     }
 
-    func writes(of effects: DecisionCore.Effects, keyHash: KeyHash, key: KeyInfo, at now: Timestamp) throws -> Writes {
-        var writes = try writes(ofCounters: effects.counters, at: now)
+    func writes(of effects: DecisionCore.Effects, addresses: [[UInt8]], keyHash: KeyHash, key: KeyInfo, at now: Timestamp) throws -> Writes {
+        var writes = try writes(ofCounters: effects.counters, addresses: addresses, at: now)
         let day = effects.key.usageDay
         var usage = try DailyUsage.load(txn, store.tables.usage, keyID: key.id, day: day)
         usage.allowed &+= 1
@@ -62,10 +68,8 @@ struct LMDBDecisionStorage: DecisionStorage {
         return writes
     }
 
-    func writes(ofCounters effects: [DecisionCore.CounterEffect], at now: Timestamp) throws -> Writes {
-        Writes(
-            counters: effects.map { ($0.id.tableKey, StoredCounter(state: $0.state, staleAt: now.adding(microseconds: $0.resetAfter))) },
-            key: nil, usage: nil)
+    func writes(ofCounters effects: [DecisionCore.CounterEffect], addresses: [[UInt8]], at now: Timestamp) throws -> Writes {
+        Writes(counters: effects, addresses: addresses, now: now, key: nil, usage: nil)
     }
 }
 
@@ -73,8 +77,9 @@ extension Store {
     /// Writes an allowed decision's effects into `txn`: puts only, so it can fail only with an
     /// LMDB error, which dooms the whole transaction.
     func apply(_ writes: LMDBDecisionStorage.Writes, _ txn: borrowing WriteTransaction) throws(LMDBError) {
-        for (tableKey, counter) in writes.counters {
-            try txn.put(counter.encoded(), forKey: tableKey, in: tables.counters)
+        for effect in writes.counters {
+            let counter = StoredCounter(state: effect.state, staleAt: writes.now.adding(microseconds: effect.resetAfter))
+            try txn.put(counter.encoded(), forKey: writes.addresses[effect.reading], in: tables.counters)
         }
         if let (hash, record) = writes.key {
             try txn.put(record.encoded(), forKey: hash, in: tables.keys)

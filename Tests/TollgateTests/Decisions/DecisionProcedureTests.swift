@@ -26,9 +26,10 @@ import TollgateTestSupport
             return nil
         }
         func tier(named name: String) throws -> Tier? { tiers[name] }
-        func counter(_ id: CounterID, for limit: Limit) throws -> CounterState? { counters[id] }
-        func writes(of effects: DecisionCore.Effects, keyHash: KeyHash, key: KeyInfo, at now: Timestamp) throws -> Writes { effects }
-        func writes(ofCounters effects: [DecisionCore.CounterEffect], at now: Timestamp) throws -> Writes {
+        func address(of counter: CounterID) -> CounterID { counter }
+        func counter(at id: CounterID, for limit: Limit) throws -> CounterState? { counters[id] }
+        func writes(of effects: DecisionCore.Effects, addresses: [CounterID], keyHash: KeyHash, key: KeyInfo, at now: Timestamp) throws -> Writes { effects }
+        func writes(ofCounters effects: [DecisionCore.CounterEffect], addresses: [CounterID], at now: Timestamp) throws -> Writes {
             DecisionCore.Effects(counters: effects, key: DecisionCore.KeyEffects(
                 credits: DecisionCore.Credits(balance: nil, lastRefillPeriod: 0), creditsChanged: false, lastUsedAt: nil, usageDay: 0, cost: 0))
         }
