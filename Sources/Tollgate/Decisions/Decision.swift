@@ -137,30 +137,35 @@ struct Receipt: Sendable, Hashable {
     /// record may be swept.
     var refundableUntil: Timestamp
 
-    struct ConsumedCounter: Sendable, Hashable {
-        var counter: CounterID
-        /// The limit as it was charged; its arithmetic reads `charged`.
-        var limit: Limit
-        /// The state this decision wrote: which window it charged, what the bucket lacked.
-        var charged: CounterState
-    }
+    /// What a refund needs of each counter the decision charged: its id, the limit as it was
+    /// charged (its arithmetic reads the state) and the state written. The decision's own
+    /// effects, shared with the write set rather than copied (one array fewer per decision).
+    typealias ConsumedCounter = DecisionCore.CounterEffect
 }
 
 /// 16 bytes: a random per-process half and a per-process sequence, so two decisions never
 /// share one without any coordination between processes.
 struct DecisionID: Sendable, Hashable {
-    var bytes: [UInt8]
+    /// Two integers, not bytes: every allowed decision makes one, and an array would be a heap
+    /// allocation on the hot path. ``bytes`` (big-endian, 16) is made only for a refund.
+    var process: UInt64
+    var sequence: UInt64
 
-    private static let process = UInt64.random(in: .min ... .max)
-    private static let sequence = Atomic<UInt64>(0)
+    private static let thisProcess = UInt64.random(in: .min ... .max)
+    private static let nextSequence = Atomic<UInt64>(0)
 
     static func next() -> DecisionID {
-        let (sequence, _) = Self.sequence.add(1, ordering: .relaxed)
+        let (sequence, _) = Self.nextSequence.add(1, ordering: .relaxed)
+        return DecisionID(process: thisProcess, sequence: sequence)
+    }
+
+    /// The refunds table's key.
+    var bytes: [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(16)
         bytes.appendBigEndian(process)
         bytes.appendBigEndian(sequence)
-        return DecisionID(bytes: bytes)
+        return bytes
     }
 }
 

@@ -56,7 +56,7 @@ enum DecisionCore {
 
     /// A counter an allowed decision changes: its new state, and how long the state matters
     /// (``LimitCheck/resetAfter``) — a backend turns that into its own expiry (LMDB: `staleAt`).
-    struct CounterEffect {
+    struct CounterEffect: Sendable, Hashable {
         var id: CounterID
         /// Its position among the decision's readings: a backend finds the address it read the
         /// counter at (``DecisionStorage/CounterAddress``) without mapping the id again.
@@ -64,6 +64,10 @@ enum DecisionCore {
         var limit: Limit
         var state: CounterState
         var resetAfter: Int64
+
+        /// As a receipt reads it.
+        var counter: CounterID { id }
+        var charged: CounterState { state }
     }
 
     /// Every limit's check against its counter, and the new states of those that allow.
@@ -78,14 +82,18 @@ enum DecisionCore {
         var evaluation = LimitEvaluation()
         evaluation.statuses.reserveCapacity(readings.count)
         evaluation.effects.reserveCapacity(readings.count)
+        // Most limits of a decision share a subject (the key): describe it once, not per limit
+        // (each description is a string built on the heap).
+        var described: (subject: CounterSubject, text: String)? = nil
         for (index, reading) in readings.enumerated() {
             let limit = reading.limit
+            if described?.subject != reading.id.subject { described = (reading.id.subject, reading.id.subject.description) }
             let (check, newState) = limit.evaluate(reading.state, cost: cost, at: now)
             evaluation.allAllow = evaluation.allAllow && check.allowed
             let policy = limit.rateLimitPolicy(at: now)
             evaluation.statuses.append(Decision.LimitStatus(
                 name: limit.name, strategy: limit.strategy, quantity: limit.quantity,
-                windowMicroseconds: limit.windowLength(at: now), subject: reading.id.subject.description,
+                windowMicroseconds: limit.windowLength(at: now), subject: described!.text,
                 remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
                 allowed: check.allowed, neverFits: check.neverFits,
                 policyQuantity: policy.quantity, policyWindowMicroseconds: policy.windowMicroseconds))
@@ -173,7 +181,7 @@ enum DecisionCore {
         let day = now.daysSinceEpoch
         decision.receipt = Receipt(
             id: .next(), keyID: key.id,
-            counters: evaluation.effects.map { Receipt.ConsumedCounter(counter: $0.id, limit: $0.limit, charged: $0.state) },
+            counters: evaluation.effects,
             chargedCredits: credits.balance != nil && cost > 0,
             refundableUntil: refundableUntil(day: day, windowEnds: evaluation.effects.lazy.map { now.adding(microseconds: $0.resetAfter) }))
         let lastUsedIsStale = key.lastUsedAt.map { now.microseconds(since: $0) >= lastUsedResolution } ?? true
