@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Tollgate", targets: ["Tollgate"]),
         .library(name: "TollgateTestSupport", targets: ["TollgateTestSupport"]),
         .library(name: "TollgateHummingbird", targets: ["TollgateHummingbird"]),
+        // The backend conformance suite, for a backend's tests in this or another package.
+        .library(name: "TollgateConformance", targets: ["TollgateConformance"]),
         // For the benchmarks package (Benchmarks/), whose LMDB floor uses the storage layer directly.
         .library(name: "TollgateLMDB", targets: ["TollgateLMDB"]),
         .executable(name: "tollgate", targets: ["tollgate"]),
@@ -65,6 +67,9 @@ let package = Package(
             ]
         ),
         .target(name: "TollgateTestSupport", dependencies: ["Tollgate"]),
+        // Cases every backend must pass, parameterised over backends; no `import Testing`, so a
+        // backend's own test target can run them (Docs/architecture.md, "The conformance suite").
+        .target(name: "TollgateConformance", dependencies: ["Tollgate", "TollgateTestSupport"]),
         .executableTarget(
             name: "tollgate",
             dependencies: [
@@ -88,6 +93,7 @@ let package = Package(
             exclude: ["CLI/Golden", "Records/Golden"]
         ),
         .testTarget(name: "TollgateTestSupportTests", dependencies: ["TollgateTestSupport"]),
+        .testTarget(name: "TollgateConformanceTests", dependencies: ["TollgateConformance"]),
         .testTarget(
             name: "TollgateHummingbirdTests",
             dependencies: [
