@@ -85,7 +85,7 @@ let package = Package(
             exclude: ["CLI/Golden", "Records/Golden"]
         ),
         .testTarget(name: "TollgateTestSupportTests", dependencies: ["TollgateTestSupport"]),
-        .testTarget(name: "TollgateHTTPTests", dependencies: ["Tollgate", "TollgateHTTP", "TollgateTestSupport"]),
+        .testTarget(name: "TollgateHTTPTests", dependencies: ["Tollgate", "TollgateHTTP"]),
         .testTarget(
             name: "TollgateHummingbirdTests",
             dependencies: [
