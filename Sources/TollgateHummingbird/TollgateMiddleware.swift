@@ -12,7 +12,8 @@ import TollgateHTTP
 ///
 /// It decides through any ``Authorizer``: the embedded `Store` (``init(store:configuration:policies:)``),
 /// a remote backend, or a test double (``init(authorizer:configuration:policies:)``). Generic rather
-/// than `any Authorizer`, so that a middleware over a `Store` calls the store's entry points directly.
+/// than `any Authorizer`: a middleware over a `Store` holds the store itself, and where the compiler
+/// specializes it calls the store's entry points without a witness table.
 ///
 /// Add it once per route: on the router (every route added after it), or on a route group.
 /// Per-route costs, scopes and extra limits come from its ``RoutePolicies``; a request must not
