@@ -3,10 +3,12 @@ import PackageDescription
 
 let package = Package(
     name: "Tollgate",
-    platforms: [.macOS(.v15)],
+    // Linux only, so no `platforms`: the code imports Glibc and uses glibc's writer-preferring
+    // rwlock (`pthread_rwlockattr_setkind_np`); README, Requirements.
     products: [
         .library(name: "Tollgate", targets: ["Tollgate"]),
         .library(name: "TollgateTestSupport", targets: ["TollgateTestSupport"]),
+        .library(name: "TollgateHTTP", targets: ["TollgateHTTP"]),
         .library(name: "TollgateHummingbird", targets: ["TollgateHummingbird"]),
         // The backend conformance suite, for a backend's tests in this or another package.
         .library(name: "TollgateConformance", targets: ["TollgateConformance"]),
@@ -42,11 +44,15 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // What every HTTP integration shares (key extraction, client address, problem bodies,
+        // RateLimit headers), with no HTTP framework: the core knows nothing of HTTP.
+        .target(name: "TollgateHTTP", dependencies: ["Tollgate"]),
         // The Hummingbird 2 integration: the core never depends on Hummingbird.
         .target(
             name: "TollgateHummingbird",
             dependencies: [
                 "Tollgate",
+                "TollgateHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -59,6 +65,7 @@ let package = Package(
             name: "TollgateDemo",
             dependencies: [
                 "Tollgate",
+                "TollgateHTTP",
                 "TollgateHummingbird",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -94,11 +101,13 @@ let package = Package(
         ),
         .testTarget(name: "TollgateTestSupportTests", dependencies: ["TollgateTestSupport"]),
         .testTarget(name: "TollgateConformanceTests", dependencies: ["TollgateConformance"]),
+        .testTarget(name: "TollgateHTTPTests", dependencies: ["Tollgate", "TollgateHTTP"]),
         .testTarget(
             name: "TollgateHummingbirdTests",
             dependencies: [
                 "Tollgate",
                 "TollgateLMDB",
+                "TollgateHTTP",
                 "TollgateHummingbird",
                 "TollgateTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -23,7 +23,13 @@ let package = Package(
         ),
         .executableTarget(name: "FuzzLimits", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
         .executableTarget(name: "FuzzRecords", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
-        .executableTarget(name: "FuzzHTTP", dependencies: [.product(name: "Tollgate", package: rootFolder)]),
+        .executableTarget(
+            name: "FuzzHTTP",
+            dependencies: [
+                .product(name: "Tollgate", package: rootFolder),
+                .product(name: "TollgateHTTP", package: rootFolder),
+            ]
+        ),
         .executableTarget(
             name: "FuzzOperations",
             dependencies: [

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Tollgate
+import TollgateHTTP
 import TollgateHummingbird
 
 /// The README's main job: a small API on an embedded Tollgate store.
@@ -67,6 +68,21 @@ struct DemoServer: AsyncParsableCommand {
         }
         configuration.trustedProxies = try TrustedProxies(trustedProxies, header: header)
         configuration.legacyHeaders = legacyHeaders
+
+        let app = Application(
+            router: try Self.router(deciding: store, configuration: configuration),
+            configuration: .init(address: .hostname(host, port: port), serverName: "tollgate-demo"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                Self.announce(seeded, host: host, port: port, store: data)
+            },
+            logger: logger)
+        try await app.runService()
+    }
+
+    /// The demo's routes behind the middleware. Only seeding needs the store itself: the routes
+    /// decide through any ``Authorizer``, so they would run unchanged on a remote backend.
+    static func router<Decider: Authorizer>(deciding authorizer: Decider, configuration: TollgateConfiguration) throws -> Router<TollgateContext> {
         var policies = RoutePolicies()
         policies.set("/health", .exempt)
         policies.set("/items", RoutePolicy(cost: 1, scope: "items:read", limits: [try Limit(spec: "items-per-ip=120/minute,by=ip")]))
@@ -74,7 +90,7 @@ struct DemoServer: AsyncParsableCommand {
         policies.set("/whoami", RoutePolicy(cost: 0))
 
         let router = Router(context: TollgateContext.self)
-        router.add(middleware: TollgateMiddleware(store: store, configuration: configuration, policies: policies))
+        router.add(middleware: TollgateMiddleware(authorizer: authorizer, configuration: configuration, policies: policies))
         router.get("/health") { _, _ in "ok\n" }
         router.get("/items") { _, context in
             Self.json(["items": ["apple", "pear", "plum"], "owner": context.tollgate.identity?.owner ?? "-"])
@@ -89,16 +105,7 @@ struct DemoServer: AsyncParsableCommand {
                 "scopes": identity?.scopes ?? [], "client": context.tollgate.clientAddress?.description ?? "-",
             ])
         }
-
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "tollgate-demo"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? 0
-                Self.announce(seeded, host: host, port: port, store: data)
-            },
-            logger: logger)
-        try await app.runService()
+        return router
     }
 
     /// Tiers and one key of each, only in a store that has no keys yet.

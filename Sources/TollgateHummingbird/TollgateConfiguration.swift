@@ -1,6 +1,7 @@
 public import Hummingbird
 public import Metrics
 public import Tollgate
+public import TollgateHTTP
 
 /// How ``TollgateMiddleware`` finds keys and clients, answers refusals and survives store failures.
 public struct TollgateConfiguration: Sendable {

@@ -4,10 +4,16 @@ import Logging
 import Metrics
 import NIOCore
 public import Tollgate
+import TollgateHTTP
 
 /// Verifies the request's API key and checks and consumes every limit of its tier and its route
 /// in one store transaction, then lets the request through with the key's identity in
 /// `context.tollgate` — or answers 400/401/403/429/503 with an RFC 9457 problem.
+///
+/// It decides through any ``Authorizer``: the embedded `Store` (``init(store:configuration:policies:)``),
+/// a remote backend, or a test double (``init(authorizer:configuration:policies:)``). Generic rather
+/// than `any Authorizer`: a middleware over a `Store` holds the store itself, and where the compiler
+/// specializes it calls the store's entry points without a witness table.
 ///
 /// Add it once per route: on the router (every route added after it), or on a route group.
 /// Per-route costs, scopes and extra limits come from its ``RoutePolicies``; a request must not
@@ -19,23 +25,23 @@ public import Tollgate
 /// policies.set("/health", .exempt)
 /// router.add(middleware: TollgateMiddleware(store: store, policies: policies))
 /// ```
-public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddleware {
-    public let store: Store
+public struct TollgateMiddleware<Context: TollgateRequestContext, Decider: Authorizer>: RouterMiddleware {
+    public let authorizer: Decider
     public let configuration: TollgateConfiguration
     public let policies: RoutePolicies
     private let blockedClients = BlockedClients()
     private let metrics: DecisionMetrics
 
-    public init(store: Store, configuration: TollgateConfiguration = .init(), policies: RoutePolicies = .init()) {
-        self.store = store
+    public init(authorizer: Decider, configuration: TollgateConfiguration = .init(), policies: RoutePolicies = .init()) {
+        self.authorizer = authorizer
         self.configuration = configuration
         self.policies = policies
         self.metrics = DecisionMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
     }
 
     /// With one policy for every route this middleware covers (a route group's).
-    public init(store: Store, configuration: TollgateConfiguration = .init(), policy: RoutePolicy) {
-        self.init(store: store, configuration: configuration, policies: RoutePolicies(default: policy))
+    public init(authorizer: Decider, configuration: TollgateConfiguration = .init(), policy: RoutePolicy) {
+        self.init(authorizer: authorizer, configuration: configuration, policies: RoutePolicies(default: policy))
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -61,7 +67,7 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
         let clientSubject = client?.subjectValue(ipv6PrefixLength: configuration.ipv6PrefixLength) ?? "unknown"
 
         // A client over its failed-verification budget is refused before any work for its key.
-        if let blocked = blockedClients.refusal(for: clientSubject, at: store.options.clock.now()) {
+        if let blocked = blockedClients.refusal(for: clientSubject, at: authorizer.now()) {
             metrics.record(.blockedClient, since: started)
             return problemResponse(.tooManyFailures(blocked), headers: retryHeaders(blocked))
         }
@@ -92,7 +98,7 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
 
         let decision: Decision
         do {
-            decision = try await store.authorize(authorization, timeout: configuration.timeout)
+            decision = try await authorizer.authorize(authorization, timeout: configuration.timeout)
         } catch let error where error.code == .missingSubject || error.code == .invalidArgument {
             metrics.record(.badRequest, since: started)
             context.logger.notice("request refused: \(error.message)")
@@ -171,7 +177,8 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
         let challenge = problem.status == 401
         guard !configuration.failedVerificationLimits.isEmpty else { return problemResponse(problem, challenge: challenge) }
         do {
-            let counted = try await store.throttle(configuration.failedVerificationLimits, subjects: ["ip": client], timeout: configuration.timeout)
+            let counted = try await authorizer.throttle(
+                configuration.failedVerificationLimits, subjects: ["ip": client], cost: 1, at: nil, timeout: configuration.timeout)
             if !counted.isAllowed { return blocked(client, counted, context: context) }
         } catch {
             // The refusal stands either way; only the counting failed.
@@ -239,6 +246,20 @@ public struct TollgateMiddleware<Context: TollgateRequestContext>: RouterMiddlew
         return Response(
             status: HTTPResponse.Status(code: problem.status), headers: fields,
             body: ResponseBody(byteBuffer: ByteBuffer(string: problem.json)))
+    }
+}
+
+/// The embedded store as the authorizer: what most servers use.
+extension TollgateMiddleware where Decider == Store {
+    public var store: Store { authorizer }
+
+    public init(store: Store, configuration: TollgateConfiguration = .init(), policies: RoutePolicies = .init()) {
+        self.init(authorizer: store, configuration: configuration, policies: policies)
+    }
+
+    /// With one policy for every route this middleware covers (a route group's).
+    public init(store: Store, configuration: TollgateConfiguration = .init(), policy: RoutePolicy) {
+        self.init(authorizer: store, configuration: configuration, policies: RoutePolicies(default: policy))
     }
 }
 

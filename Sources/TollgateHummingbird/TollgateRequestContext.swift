@@ -1,6 +1,7 @@
 public import Hummingbird
 public import NIOCore
 public import Tollgate
+public import TollgateHTTP
 
 /// A request context that carries what ``TollgateMiddleware`` learned about the request.
 ///

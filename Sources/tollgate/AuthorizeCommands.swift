@@ -17,6 +17,11 @@ struct DecisionOptions: ParsableArguments {
         return line.trimmingCharacters(in: .whitespaces)
     }
 
+    /// The request these options describe.
+    func request() throws -> AuthorizationRequest {
+        AuthorizationRequest(key: try presentedKey(), cost: cost, scope: scope, subjects: try subjectValues())
+    }
+
     func subjectValues() throws -> [String: String] {
         var values: [String: String] = [:]
         for entry in subjects {
@@ -27,7 +32,7 @@ struct DecisionOptions: ParsableArguments {
     }
 }
 
-struct Authorize: ParsableCommand {
+struct Authorize: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Take one real decision (consumes quota).",
         discussion: "Exit status: 0 allowed, 2 denied by a limit or credits, 3 key rejected, 1 any other error.")
@@ -35,17 +40,19 @@ struct Authorize: ParsableCommand {
     @OptionGroup var decisionOptions: DecisionOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let store = try storeOptions.open()
         defer { store.close() }
-        let decision: Decision = try store.authorize(
-            key: try decisionOptions.presentedKey(), cost: decisionOptions.cost, scope: decisionOptions.scope,
-            subjects: try decisionOptions.subjectValues())
-        try report(decision, json: output.json)
+        try await decide(with: store)
+    }
+
+    /// All of the command but opening the store: it runs on any ``Authorizer``.
+    func decide(with authorizer: some Authorizer) async throws {
+        try report(try await authorizer.authorize(try decisionOptions.request(), timeout: nil), json: output.json)
     }
 }
 
-struct Peek: ParsableCommand {
+struct Peek: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The decision authorize would take, without consuming anything.",
         discussion: "Exit status as for authorize.")
@@ -53,13 +60,15 @@ struct Peek: ParsableCommand {
     @OptionGroup var decisionOptions: DecisionOptions
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func run() async throws {
         let store = try storeOptions.open(readOnly: true)
         defer { store.close() }
-        let decision = try store.peek(
-            key: try decisionOptions.presentedKey(), cost: decisionOptions.cost, scope: decisionOptions.scope,
-            subjects: try decisionOptions.subjectValues())
-        try report(decision, json: output.json)
+        try await decide(with: store)
+    }
+
+    /// All of the command but opening the store: it runs on any ``Authorizer``.
+    func decide(with authorizer: some Authorizer) async throws {
+        try report(try await authorizer.peek(try decisionOptions.request()), json: output.json)
     }
 }
 

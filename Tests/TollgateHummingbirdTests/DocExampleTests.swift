@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import Tollgate
+import TollgateHTTP
 import TollgateHummingbird
 import TollgateTestSupport
 
@@ -33,6 +34,40 @@ func makeApp(store: Store) throws -> some ApplicationProtocol {
 }
 // END EXAMPLE
 
+// Docs/hummingbird.md's authorizer of your own, verbatim (checked like the app above).
+// BEGIN AUTHORIZER EXAMPLE
+/// Admits every key as one test identity, with the scopes it lists: your handlers' tests run
+/// behind the real middleware without a store.
+struct AdmitAsTester: Authorizer {
+    var identity = Decision.KeyIdentity(id: "key_tester", owner: "tester", tier: "test", scopes: ["reports:read"])
+
+    func now() -> Timestamp { SystemClock().now() }
+
+    func authorize(_ request: AuthorizationRequest, timeout: Duration?) async throws(TollgateError) -> Decision {
+        let granted = request.scope.map(identity.scopes.contains) ?? true
+        return Decision(outcome: granted ? .allowed : .forbidden, key: identity, cost: request.cost, at: request.at ?? now())
+    }
+
+    func throttle(
+        _ limits: [Limit], subjects: [String: String], cost: UInt64, at: Timestamp?, timeout: Duration?
+    ) async throws(TollgateError) -> Decision {
+        Decision(outcome: .allowed, cost: cost, at: at ?? now())
+    }
+
+    func peek(_ request: AuthorizationRequest) async throws(TollgateError) -> Decision {
+        try await authorize(request, timeout: nil)
+    }
+}
+
+func makeTestApp(policies: RoutePolicies) -> some ApplicationProtocol {
+    let router = Router(context: TollgateContext.self)
+    router.add(middleware: TollgateMiddleware(authorizer: AdmitAsTester(), policies: policies))
+    router.get("/reports/{id}") { _, context in "report for \(context.tollgate.identity?.owner ?? "?")" }
+    router.group("admin").get("stats") { _, _ in "stats" }
+    return Application(router: router)
+}
+// END AUTHORIZER EXAMPLE
+
 @Suite struct DocExampleTests {
     @Test func theExampleAppServes() async throws {
         let temporary = try TemporaryStore()
@@ -50,6 +85,17 @@ func makeApp(store: Store) throws -> some ApplicationProtocol {
         }
     }
 
+    @Test func theExampleAuthorizerAdmitsWithItsScopesOnly() async throws {
+        var policies = RoutePolicies()
+        policies.set("/reports/{id}", RoutePolicy(cost: 5, scope: "reports:read"))
+        policies.setGroup("/admin", RoutePolicy(cost: 0, scope: "admin"))
+        try await makeTestApp(policies: policies).test(.router) { client in
+            try await expectText(client, "/reports/7", apiKey("anything"), "report for tester")
+            try await expectStatus(client, "/admin/stats", apiKey("anything"), .forbidden)
+            try await expectStatus(client, "/reports/7", [:], .badRequest)
+        }
+    }
+
     @Test func docsShowThisFilesExample() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let doc = try String(contentsOf: root.appendingPathComponent("Docs/hummingbird.md"), encoding: .utf8)
@@ -58,5 +104,9 @@ func makeApp(store: Store) throws -> some ApplicationProtocol {
         let end = try #require(thisFile.range(of: "// END EXAMPLE"))
         let example = thisFile[begin.upperBound..<end.lowerBound]
         #expect(doc.contains(example), "Docs/hummingbird.md's example app and DocExampleTests.swift differ")
+        let authorizerBegin = try #require(thisFile.range(of: "// BEGIN AUTHORIZER EXAMPLE\n"))
+        let authorizerEnd = try #require(thisFile.range(of: "// END AUTHORIZER EXAMPLE"))
+        let authorizer = thisFile[authorizerBegin.upperBound..<authorizerEnd.lowerBound]
+        #expect(doc.contains(authorizer), "Docs/hummingbird.md's authorizer and DocExampleTests.swift differ")
     }
 }

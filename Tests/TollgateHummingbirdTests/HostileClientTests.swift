@@ -5,6 +5,7 @@ import Synchronization
 import HummingbirdTesting
 import Testing
 @testable import Tollgate
+import TollgateHTTP
 @testable import TollgateHummingbird
 import TollgateTestSupport
 

@@ -7,6 +7,7 @@ import Metrics
 import MetricsTestKit
 import Testing
 @testable import Tollgate
+import TollgateHTTP
 import TollgateHummingbird
 import TollgateLMDB
 import TollgateTestSupport

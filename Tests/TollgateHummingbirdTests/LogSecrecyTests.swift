@@ -5,6 +5,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import Tollgate
+import TollgateHTTP
 import TollgateHummingbird
 
 /// Every line a logger is given, message and metadata rendered, at every level.

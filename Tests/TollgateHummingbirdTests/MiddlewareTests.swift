@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 @testable import Tollgate
+import TollgateHTTP
 import TollgateHummingbird
 import TollgateTestSupport
 
@@ -275,7 +276,7 @@ struct MiddlewareTests {
         defer { harness.remove() }
         let router = Router(context: TollgateContext.self)
         router.get("/public") { _, _ in "public" }
-        let api = router.group("api").add(middleware: TollgateMiddleware<TollgateContext>(store: harness.store, policy: RoutePolicy(cost: 3)))
+        let api = router.group("api").add(middleware: TollgateMiddleware<TollgateContext, Store>(store: harness.store, policy: RoutePolicy(cost: 3)))
         api.get("items") { _, context in context.tollgate.identity?.owner ?? "-" }
         try await Application(router: router).test(.router) { client in
             try await expectStatus(client, "/public", [:], .ok)
@@ -291,7 +292,7 @@ struct MiddlewareTests {
         defer { harness.remove() }
         let router = Router(context: TollgateContext.self)
         router.add(middleware: TollgateMiddleware(store: harness.store))
-        router.group("api").add(middleware: TollgateMiddleware<TollgateContext>(store: harness.store)).get("items") { _, _ in "x" }
+        router.group("api").add(middleware: TollgateMiddleware<TollgateContext, Store>(store: harness.store)).get("items") { _, _ in "x" }
         try await Application(router: router).test(.router) { client in
             let response = try await client.executeRequest(uri: "/api/items", method: .get, headers: apiKey(harness.free.secret), body: nil)
             #expect(response.status == .internalServerError)

@@ -1,5 +1,5 @@
 // Fuzz target `http`: the header inputs the middleware reads, through the byte-level parsers of
-// Sources/Tollgate/HTTP: key extraction (`X-API-Key`, `Authorization: Bearer`), the client
+// Sources/TollgateHTTP: key extraction (`X-API-Key`, `Authorization: Bearer`), the client
 // address through trusted proxies (`Forwarded`, `X-Forwarded-For`), IP addresses and networks.
 //
 // Input: byte 0 picks the parser (mod 5); the rest is one header value, or several separated by
@@ -8,6 +8,7 @@
 // resolved client is the peer itself when the peer is not trusted, and else an address that the
 // peer or a header named.
 import Tollgate
+import TollgateHTTP
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHTTP(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

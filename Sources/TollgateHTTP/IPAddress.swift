@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+public import Tollgate
 
 /// An IPv4 or IPv6 address, parsed strictly from text and printed canonically. IPv4-mapped IPv6
 /// addresses (`::ffff:192.0.2.1`) are the IPv4 address, so one client has one counter whichever

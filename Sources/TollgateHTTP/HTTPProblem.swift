@@ -1,3 +1,5 @@
+public import Tollgate
+
 /// An RFC 9457 problem (`application/problem+json`) for a request Tollgate refused, so every
 /// integration answers the same status, body and headers. Never contains the presented key.
 ///
@@ -118,5 +120,5 @@ public struct HTTPProblem: Sendable, Hashable {
     }
 
     /// The dump's JSON string escaping (RFC 8259), one implementation for both.
-    static func jsonString(_ value: String) -> String { DumpRecord.json(value) }
+    static func jsonString(_ value: String) -> String { JSONString.quoted(value) }
 }

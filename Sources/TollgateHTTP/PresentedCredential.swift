@@ -1,3 +1,5 @@
+import Tollgate
+
 /// Where an HTTP request carries its API key.
 public enum KeySource: Sendable, Hashable {
     /// A header holding only the key, e.g. `X-API-Key`.

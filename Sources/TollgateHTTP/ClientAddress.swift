@@ -1,3 +1,5 @@
+public import Tollgate
+
 /// The proxies whose forwarding header is believed, and which header that is. Empty by default:
 /// then the client is the connection's peer and forwarding headers are ignored (any client can
 /// send them, so believing them from anyone lets every request pick its own rate-limit bucket).

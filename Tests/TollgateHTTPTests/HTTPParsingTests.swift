@@ -1,5 +1,6 @@
 import Testing
 import Tollgate
+import TollgateHTTP
 
 @Suite("HTTP input parsing")
 struct HTTPParsingTests {
