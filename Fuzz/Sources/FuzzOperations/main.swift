@@ -11,20 +11,28 @@
 import Tollgate
 import TollgateTestSupport
 import Foundation
+import Dispatch
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOperations(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let input = UnsafeRawBufferPointer(start: data, count: size)
+    let bytes = Array(UnsafeRawBufferPointer(start: data, count: size))
     _ = removeDirectoryAtExit
-    let temporary: TemporaryStore
-    do {
-        try? FileManager.default.removeItem(atPath: directory)
-        temporary = try TemporaryStore(directory: directory) { $0.durability = .periodic(interval: .seconds(3_600)) }
-    } catch {
-        fatalError("cannot create the store: \(error)")
+    // The run is async (it drives the group-commit writer too); libFuzzer's callback is not, so
+    // it waits for a task that does the whole run.
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        let temporary: TemporaryStore
+        do {
+            try? FileManager.default.removeItem(atPath: directory)
+            temporary = try TemporaryStore(directory: directory) { $0.durability = .periodic(interval: .seconds(3_600)) }
+        } catch {
+            fatalError("cannot create the store: \(error)")
+        }
+        let run = ModelRun(label: "input of \(bytes.count) bytes", choices: InputChoices(bytes), temporary: temporary)
+        if let failure = await run.run(operations: 200) { fatalError(failure) }
+        done.signal()
     }
-    let run = ModelRun(label: "input of \(size) bytes", choices: InputChoices(input), temporary: temporary)
-    if let failure = run.run(operations: 200) { fatalError(failure) }
+    done.wait()
     return 0
 }
 
@@ -44,7 +52,7 @@ struct InputChoices: ModelChoices {
     var offset = 0
     var fallback = SeededGenerator(seed: 0x5EED)
 
-    init(_ input: UnsafeRawBufferPointer) { bytes = Array(input) }
+    init(_ input: [UInt8]) { bytes = input }
 
     var isExhausted: Bool { offset >= bytes.count }
 
