@@ -4,7 +4,9 @@
 // real store and on the in-memory model of TollgateTestSupport (`ModelRun`, shared with the
 // model-based test). Every answer must match the model's; a refused request must change nothing
 // (checked by a peek before and after); at the end, after a restart, every counter, key list and
-// usage ledger must equal the model's (so admitted ≤ limit, as the model's pure limiters say).
+// usage ledger must equal the model's (so admitted ≤ limit, as the model's own event-log limiters
+// say — it calls none of the engine's arithmetic). Requests go through the synchronous API and the
+// async group-commit writer (single awaits and concurrent batches).
 //
 // One store directory per process, emptied before each input: a fresh store per input costs a
 // few milliseconds, so keep inputs short (run.sh passes -max_len=512).
