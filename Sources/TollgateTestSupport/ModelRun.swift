@@ -220,7 +220,9 @@ public final class ModelRun<Choices: ModelChoices> {
         let tier = pick(tierNames)
         let credits: UInt64? = chance(40) ? UInt64(int(0...8)) : nil
         let refill: CreditRefill? = chance(30) ? CreditRefill(amount: UInt64(int(1...8)), period: chance(70) ? .day : .month) : nil
-        let expiresAt: Timestamp? = chance(20) ? now.adding(microseconds: Int64(int(1...172_800)) * 1_000_000) : nil
+        // Half the expiring keys expire within the hour, so `expired` is answered in every chunk.
+        let expirySeconds = chance(50) ? int(1...3_600) : int(1...172_800)
+        let expiresAt: Timestamp? = chance(20) ? now.adding(microseconds: Int64(expirySeconds) * 1_000_000) : nil
         var scopes: [String] = []
         if chance(50) {
             for _ in 0..<int(1...2) { scopes.append(pick(grantableScopes)) }
@@ -358,7 +360,9 @@ public final class ModelRun<Choices: ModelChoices> {
 
     func refund() throws {
         guard !refundable.isEmpty else { return }
-        let (decision, receipt) = refundable.remove(at: int(0...refundable.count - 1))
+        // Half the time the oldest: a refund windows after its charge, where what is still in
+        // force depends on the strategy (a sliding window's `previous`, a bucket's refill).
+        let (decision, receipt) = refundable.remove(at: chance(50) ? 0 : int(0...refundable.count - 1))
         log.append("refund \(receipt.keyID) cost \(receipt.cost) from day \(receipt.day)")
         let at = now
         let result = attempt { () throws(TollgateError) in try store.refund(decision) }
