@@ -10,6 +10,14 @@ public func attempt<T>(_ body: () throws(TollgateError) -> T) -> Result<T, Tollg
     }
 }
 
+public func attemptAsync<T>(_ body: () async throws(TollgateError) -> T) async -> Result<T, TollgateError> {
+    do throws(TollgateError) {
+        return .success(try await body())
+    } catch {
+        return .failure(error)
+    }
+}
+
 /// A mismatch between the store and the model.
 public struct Mismatch: Error {
     public var message: String
@@ -20,7 +28,12 @@ let limitNames = ["burst", "minute", "daily", "shared"]
 let owners = ["o1", "o2", "o3"]
 let ips = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
 let grantableScopes = ["read", "write", "admin:*", "*", "admin:users"]
-let requestedScopes: [String?] = [nil, nil, nil, nil, nil, "read", "write", "admin:users", "other"]
+// "admin" and "adminx:users" are not granted by "admin:*" (Docs/keys.md: a wildcard covers `admin:…`).
+let requestedScopes: [String?] = [nil, nil, nil, nil, nil, "read", "write", "admin:users", "other", "admin", "adminx:users"]
+
+/// 23:00 on the last day of a month (January, February, the leap February of 2028, December):
+/// a ``ModelRun`` that starts there sees calendar months and monthly refills roll over.
+public let monthEndStarts: [Timestamp] = [1_769_900_400, 1_772_319_600, 1_835_478_000, 1_798_758_000].map { Timestamp(seconds: $0) }
 
 /// Where a ``ModelRun`` takes its choices from: a seeded generator (the model-based test), or the
 /// fuzzer's input bytes, which end.
@@ -44,16 +57,21 @@ public final class ModelRun<Choices: ModelChoices> {
     let startDay: Int64
     /// How many decisions of each outcome the run saw.
     public var counts: [String: Int] = [:]
+    /// One configuration per limit name and stored case for the whole run (see `randomLimit`).
+    var limitShapes: [String: Limit] = [:]
 
     var store: Store { temporary.store }
     var now: Timestamp { temporary.clock.now() }
 
     /// A run on `temporary` (removed when the run ends), named `label` in its failure reports.
     /// Give the store periodic durability: no fsync per operation; a restart loses nothing.
-    public init(label: String, choices: Choices, temporary: TemporaryStore) {
+    /// `start`: where the clock is set before the first operation (`nil`: where it is, which
+    /// keeps the fuzz corpus meaning what it meant).
+    public init(label: String, choices: Choices, temporary: TemporaryStore, start: Timestamp? = nil) {
         self.label = label
         rng = choices
         self.temporary = temporary
+        if let start { temporary.clock.set(start) }
         startDay = StoreModel.dayOf(temporary.clock.now())
     }
 
@@ -65,8 +83,26 @@ public final class ModelRun<Choices: ModelChoices> {
 
     // MARK: Random inputs
 
+    /// A limit named `name` with a random strategy and subject. Within a run a name keeps one
+    /// quantity, window and burst per stored case, so a counter is only ever read by the limit
+    /// that wrote it or by one of another case (which reads it as fresh): how the engine
+    /// reinterprets a state under edited parameters is its own arithmetic, which the model does
+    /// not copy (the limiter property tests cover it).
     func randomLimit(named name: String) -> Limit {
-        let strategy = pick(Strategy.allCases)
+        let kindPick = pick(Strategy.allCases)
+        let shapeKey = "\(name)/\(ModelCounterKind(kindPick))"
+        var limit = limitShapes[shapeKey] ?? randomShape(named: name, kindPick)
+        limitShapes[shapeKey] = limit
+        switch int(0...9) {
+        case 0...3: limit.subject = .key
+        case 4...5: limit.subject = .owner
+        case 6...7: limit.subject = .custom("ip")
+        default: limit.subject = .global
+        }
+        return limit
+    }
+
+    func randomShape(named name: String, _ strategy: Strategy) -> Limit {
         let quantity: UInt64 = chance(80) ? UInt64(int(1...6)) : UInt64(int(10...100))
         let base: Int64 = pick([1_000, 1_000_000, 10_000_000, 60_000_000, 3_600_000_000, 86_400_000_000])
         // Valid limits only: a burst on token bucket and GCRA, a calendar quota's own period.
@@ -75,14 +111,7 @@ public final class ModelRun<Choices: ModelChoices> {
         if strategy == .calendarMonth { window = 30 * 86_400_000_000 }
         let takesBurst = strategy == .tokenBucket || strategy == .gcra
         let burst: UInt64? = !takesBurst || chance(50) ? nil : UInt64(int(1...8))
-        let subject: LimitSubject
-        switch int(0...9) {
-        case 0...3: subject = .key
-        case 4...5: subject = .owner
-        case 6...7: subject = .custom("ip")
-        default: subject = .global
-        }
-        return Limit(name: name, strategy: strategy, quantity: quantity, windowMicroseconds: window, burst: burst, subject: subject)
+        return Limit(name: name, strategy: strategy, quantity: quantity, windowMicroseconds: window, burst: burst, subject: .key)
     }
 
     func randomRequest() -> ModelRequest {
@@ -191,7 +220,9 @@ public final class ModelRun<Choices: ModelChoices> {
         let tier = pick(tierNames)
         let credits: UInt64? = chance(40) ? UInt64(int(0...8)) : nil
         let refill: CreditRefill? = chance(30) ? CreditRefill(amount: UInt64(int(1...8)), period: chance(70) ? .day : .month) : nil
-        let expiresAt: Timestamp? = chance(20) ? now.adding(microseconds: Int64(int(1...172_800)) * 1_000_000) : nil
+        // Half the expiring keys expire within the hour, so `expired` is answered in every chunk.
+        let expirySeconds = chance(50) ? int(1...3_600) : int(1...172_800)
+        let expiresAt: Timestamp? = chance(20) ? now.adding(microseconds: Int64(expirySeconds) * 1_000_000) : nil
         var scopes: [String] = []
         if chance(50) {
             for _ in 0..<int(1...2) { scopes.append(pick(grantableScopes)) }
@@ -208,7 +239,7 @@ public final class ModelRun<Choices: ModelChoices> {
         let key = ModelKey(
             id: issued.info.id, owner: owner, tier: tier, scopes: scopes, state: .active, expiresAt: expiresAt,
             credits: credits ?? refill?.amount, refill: refill,
-            lastRefill: refill.map { $0.period.index(of: now) } ?? 0, overrides: overrides)
+            lastRefill: refill.map { StoreModel.refillPeriod($0.period, now) } ?? 0, overrides: overrides)
         if issued.info.credits != key.credits || issued.info.tier != tier || issued.info.state != .active {
             throw fail("createKey returned \(issued.info), model \(key)")
         }
@@ -253,6 +284,70 @@ public final class ModelRun<Choices: ModelChoices> {
         }
     }
 
+    /// One request through the async entry point (the group-commit writer), awaited alone.
+    func authorizeAsync() async throws {
+        let request = randomRequest()
+        let at = now
+        let plan = model.plan(request, at: at)
+        log.append("await authorize \(request) → model \(plan.authorize)")
+        let store = self.store
+        let result = await attemptAsync { () async throws(TollgateError) -> Decision in
+            try await store.authorize(key: request.secret, cost: request.cost, scope: request.scope, subjects: request.subjects)
+        }
+        try settle("await authorize", result, plan, at: at)
+    }
+
+    /// Several requests submitted to the group-commit writer at once. Only requests whose keys
+    /// and counters are disjoint go into one batch: their answers then do not depend on the order
+    /// the writer takes them in, and the model can predict each one.
+    func authorizeBatch() async throws {
+        let at = now
+        var batch: [(request: ModelRequest, plan: ModelPlan)] = []
+        var keys: Set<String> = []
+        var counters: Set<ModelCounterID> = []
+        for _ in 0..<int(2...5) {
+            let request = randomRequest()
+            let footprint = model.footprint(request, at: at)
+            guard keys.isDisjoint(with: footprint.keys), counters.isDisjoint(with: footprint.counters) else { continue }
+            keys.formUnion(footprint.keys)
+            counters.formUnion(footprint.counters)
+            batch.append((request, model.plan(request, at: at)))
+        }
+        log.append("batch of \(batch.count): " + batch.map { "\($0.request) → model \($0.plan.authorize)" }.joined(separator: "; "))
+        let store = self.store
+        let inputs = batch.map { ($0.request.secret, $0.request.cost, $0.request.scope, $0.request.subjects) }
+        let results = await withTaskGroup(of: (Int, Result<Decision, TollgateError>).self) { group in
+            for (index, input) in inputs.enumerated() {
+                group.addTask {
+                    let result = await attemptAsync { () async throws(TollgateError) -> Decision in
+                        try await store.authorize(key: input.0, cost: input.1, scope: input.2, subjects: input.3)
+                    }
+                    return (index, result)
+                }
+            }
+            var answers: [Result<Decision, TollgateError>?] = Array(repeating: nil, count: inputs.count)
+            for await (index, result) in group { answers[index] = result }
+            return answers
+        }
+        for (index, entry) in batch.enumerated() {
+            guard let result = results[index] else { throw fail("batch request \(index) has no answer") }
+            try settle("batch request \(index) of \(batch.count) (\(entry.request))", result, entry.plan, at: at)
+        }
+    }
+
+    /// Compares an authorize's answer with the plan and applies the plan to the model.
+    func settle(_ what: String, _ result: Result<Decision, TollgateError>, _ plan: ModelPlan, at: Timestamp) throws {
+        if case .failure(let error) = result { counts["error \(error.code)", default: 0] += 1 }
+        if case .success(let decision) = result, decision.isAllowed, !plan.authorize.isAllowed {
+            throw fail("OVER-ADMISSION (\(what)): store allowed \(ExpectedDecision(decision)), model \(plan.authorize)")
+        }
+        try compare(what, result, plan.authorize)
+        model.apply(plan, at: at)
+        guard case .success(let decision) = result else { return }
+        counts[decision.outcome.rawValue, default: 0] += 1
+        if decision.isAllowed, let effects = plan.effects { refundable.append((decision, effects.receipt)) }
+    }
+
     func peek() throws {
         let request = randomRequest()
         let plan = model.plan(request, at: now)
@@ -265,7 +360,9 @@ public final class ModelRun<Choices: ModelChoices> {
 
     func refund() throws {
         guard !refundable.isEmpty else { return }
-        let (decision, receipt) = refundable.remove(at: int(0...refundable.count - 1))
+        // Half the time the oldest: a refund windows after its charge, where what is still in
+        // force depends on the strategy (a sliding window's `previous`, a bucket's refill).
+        let (decision, receipt) = refundable.remove(at: chance(50) ? 0 : int(0...refundable.count - 1))
         log.append("refund \(receipt.keyID) cost \(receipt.cost) from day \(receipt.day)")
         let at = now
         let result = attempt { () throws(TollgateError) in try store.refund(decision) }
@@ -360,7 +457,7 @@ public final class ModelRun<Choices: ModelChoices> {
         // A due refill is applied first (see `creditsAddedWhileARefillIsDueAreKept`).
         if model.refillIsDue(key, at: now), let refill = key.refill {
             key.credits = refill.amount
-            key.lastRefill = refill.period.index(of: now)
+            key.lastRefill = StoreModel.refillPeriod(refill.period, now)
         }
         key.credits = StoreModel.saturatingAdd(key.credits ?? 0, amount)
         model.keys[id] = key
@@ -423,7 +520,7 @@ public final class ModelRun<Choices: ModelChoices> {
         var stored: [String: CounterState] = [:]
         for counter in try store.counters() { stored[counter.subject + " " + counter.limit] = counter.state }
         var modelled: [String: CounterState] = [:]
-        for (id, state) in model.counters { modelled["\(id.subject) \(id.limit)"] = state }
+        for (id, counter) in model.counters { modelled["\(id.subject) \(id.limit)"] = counter.storedState }
         if stored != modelled {
             let extra = stored.keys.filter { modelled[$0] == nil }
             let missing = modelled.keys.filter { stored[$0] == nil }
@@ -451,7 +548,7 @@ public final class ModelRun<Choices: ModelChoices> {
 
     /// Runs the sequence (at most `operations` operations, fewer when the choices run out);
     /// returns what went wrong, if anything.
-    public func run(operations: Int) -> String? {
+    public func run(operations: Int) async -> String? {
         var index = 0
         do {
             // Every sequence starts with a tier and keys, so requests have something to hit.
@@ -464,7 +561,9 @@ public final class ModelRun<Choices: ModelChoices> {
                 switch roll {
                 case 0..<6: try setTier()
                 case 6..<15: try createKey()
-                case 15..<50: try authorize()
+                case 15..<40: try authorize()
+                case 40..<45: try await authorizeAsync()
+                case 45..<50: try await authorizeBatch()
                 case 50..<58: try peek()
                 case 58..<63: try refund()
                 case 63..<64: try changeState("revoke")

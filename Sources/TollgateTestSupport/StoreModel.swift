@@ -2,8 +2,10 @@ public import Tollgate
 
 // A model of a store in memory — keys, secrets, tiers, counters, usage — for tests that drive a
 // real store and the model with the same operations and compare every answer: the model-based
-// test (Tests/TollgateTests/Model) and the `operations` fuzz target (Fuzz/). The model does the
-// limiter arithmetic with the pure `Limit.evaluate`/`Limit.refund`, so what it checks is the
+// test (Tests/TollgateTests/Model) and the `operations` fuzz target (Fuzz/). Nothing here calls
+// the engine's arithmetic: the limiters are event logs replayed from Docs/limits.md
+// (ModelLimiter.swift), calendar periods come from Foundation (ModelCalendar.swift), scope
+// matching is written from Docs/keys.md. So the model checks the limiters' answers as well as the
 // store's plumbing: which counter a limit reads and writes, what a decision reports, what is
 // written when, and what survives a restart.
 
@@ -89,8 +91,8 @@ public struct ModelUsage: Equatable {
 
 public struct ModelReceipt {
     public var keyID: String
-    /// Each counter charged, its limit, and the state the charge left (what a refund reads).
-    public var counters: [(id: ModelCounterID, limit: Limit, charged: CounterState)]
+    /// Each counter charged, its limit, and what a refund needs to know of the charge.
+    public var counters: [(id: ModelCounterID, limit: Limit, charge: ModelCharge)]
     public var chargedCredits: Bool
     public var cost: UInt64
     public var day: Int64
@@ -182,7 +184,7 @@ public struct ModelPlan {
 }
 
 public struct ModelEffects {
-    public var counters: [(id: ModelCounterID, state: CounterState, staleAt: Timestamp)]
+    public var counters: [(id: ModelCounterID, counter: ModelCounter)]
     public var key: ModelKey
     public var receipt: ModelReceipt
 }
@@ -192,29 +194,22 @@ public struct StoreModel {
     public var keys: [String: ModelKey] = [:]
     public var secrets: [String: ModelSecret] = [:]
     public var currentSecret: [String: String] = [:]
-    public var counters: [ModelCounterID: CounterState] = [:]
-    /// Each counter's `staleAt` as the store records it (`Limit.reading` needs it).
-    public var counterStaleAt: [ModelCounterID: Timestamp] = [:]
+    /// Every counter the store holds, as the log of its writes.
+    public var counters: [ModelCounterID: ModelCounter] = [:]
     public var usage: [UsageID: ModelUsage] = [:]
 
     public init() {}
 
     /// Days since 1970-01-01 (UTC) of `time`.
-    /// A counter's state as `limit` reads it (`nil`: none).
-    func read(_ id: ModelCounterID, _ limit: Limit) -> CounterState? {
-        counters[id].map { limit.reading($0, staleAt: counterStaleAt[id] ?? Timestamp(microseconds: .max)) }
-    }
+    public static func dayOf(_ time: Timestamp) -> Int64 { ModelCalendar.day(time.microseconds) }
 
-    /// The first microsecond after `day`, saturating.
-    static func endOfDay(_ day: Int64) -> Timestamp {
-        let (next, dayOverflow) = day.addingReportingOverflow(1)
-        let (end, overflow) = next.multipliedReportingOverflow(by: 86_400_000_000)
-        return Timestamp(microseconds: dayOverflow || overflow ? .max : end)
-    }
-
-    public static func dayOf(_ time: Timestamp) -> Int64 {
-        let (quotient, remainder) = time.microseconds.quotientAndRemainder(dividingBy: 86_400_000_000)
-        return remainder < 0 ? quotient - 1 : quotient
+    /// The number of the refill period containing `time` (the model's own numbering: it is only
+    /// ever compared with itself).
+    public static func refillPeriod(_ period: CreditRefill.Period, _ time: Timestamp) -> Int64 {
+        switch period {
+        case .day: ModelCalendar.day(time.microseconds)
+        case .month: ModelCalendar.monthNumber(time.microseconds)
+        }
     }
 
     public static func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
@@ -222,14 +217,21 @@ public struct StoreModel {
         return overflow ? .max : sum
     }
 
+    /// Docs/keys.md, "Scopes": a granted scope equal to the requested one, `*`, or `prefix:*`,
+    /// which grants every scope that starts with `prefix:`.
     public static func grants(_ scopes: [String], _ scope: String) -> Bool {
-        for granted in scopes {
-            if granted == scope || granted == "*" { return true }
-            if granted.hasSuffix(":*") && scope.hasPrefix(granted.dropLast()) { return true }
+        scopes.contains { granted in
+            if granted == "*" || granted == scope { return true }
+            let bytes = Array(granted.utf8)
+            guard bytes.count >= 2, bytes[bytes.count - 1] == UInt8(ascii: "*"), bytes[bytes.count - 2] == UInt8(ascii: ":") else {
+                return false
+            }
+            return Array(scope.utf8).starts(with: bytes.dropLast())
         }
-        return false
     }
 
+    /// The tier's limits with the key's overrides: same name replaces (in the tier's order), new
+    /// names come after.
     public static func effectiveLimits(_ tier: [Limit], _ overrides: [Limit]) -> [Limit] {
         var result: [Limit] = []
         for limit in tier {
@@ -239,16 +241,6 @@ public struct StoreModel {
             result.append(override)
         }
         return result
-    }
-
-    /// Statuses as they stand when the cost was not taken.
-    public static func restored(_ statuses: [Decision.LimitStatus], cost: UInt64) -> [Decision.LimitStatus] {
-        statuses.map { status in
-            guard status.allowed else { return status }
-            var copy = status
-            copy.remaining = StoreModel.saturatingAdd(status.remaining, cost)
-            return copy
-        }
     }
 
     public func plan(_ request: ModelRequest, at now: Timestamp) -> ModelPlan {
@@ -279,12 +271,13 @@ public struct StoreModel {
         if let expiresAt = key.expiresAt, now >= expiresAt { return rejected(.expired, identity) }
         if let scope = request.scope, !Self.grants(key.scopes, scope) { return rejected(.forbidden, identity) }
 
-        let tierLimits = tiers[key.tier]?.limits ?? []
-        let limits = Self.effectiveLimits(tierLimits, key.overrides)
+        let t = now.microseconds
+        let limits = Self.effectiveLimits(tiers[key.tier]?.limits ?? [], key.overrides)
         var statuses: [Decision.LimitStatus] = []
-        var newStates: [(id: ModelCounterID, state: CounterState, staleAt: Timestamp)] = []
-        var consumed: [(id: ModelCounterID, limit: Limit, charged: CounterState)] = []
-        var refundableUntil = Self.endOfDay(Self.dayOf(now))
+        var peeked: [Decision.LimitStatus] = []
+        var written: [(id: ModelCounterID, counter: ModelCounter)] = []
+        var charges: [(id: ModelCounterID, limit: Limit, charge: ModelCharge)] = []
+        var refundableUntil = ModelCalendar.dayPeriod(t).end
         var allAllow = true
         for limit in limits {
             let subject: ModelSubject
@@ -298,55 +291,80 @@ public struct StoreModel {
                 }
                 subject = .custom(name: name, value: value)
             }
-            let counter = ModelCounterID(subject: subject, limit: limit.name)
-            let (check, state) = limit.evaluate(read(counter, limit), cost: request.cost, at: now)
+            let id = ModelCounterID(subject: subject, limit: limit.name)
+            var counter = ModelCounter.reading(counters[id], as: limit)
+            let check = counter.check(request.cost, at: t)
             allAllow = allAllow && check.allowed
-            let policy = limit.rateLimitPolicy(at: now)
-            statuses.append(Decision.LimitStatus(
+            let policy = counter.policy(at: t)
+            let status = Decision.LimitStatus(
                 name: limit.name, strategy: limit.strategy, quantity: limit.quantity,
-                windowMicroseconds: limit.windowLength(at: now), subject: subject.description,
+                windowMicroseconds: counter.windowLength(at: t), subject: subject.description,
                 remaining: check.remaining, resetAfter: check.resetAfter, retryAfter: check.retryAfter,
                 allowed: check.allowed, neverFits: check.neverFits,
-                policyQuantity: policy.quantity, policyWindowMicroseconds: policy.windowMicroseconds))
-            let staleAt = now.adding(microseconds: max(check.resetAfter, 0))
-            newStates.append((counter, state, staleAt))
-            consumed.append((counter, limit, state))
-            refundableUntil = max(refundableUntil, staleAt)
+                policyQuantity: policy.quantity, policyWindowMicroseconds: policy.window)
+            statuses.append(status)
+            var peekStatus = status
+            peekStatus.remaining = check.remainingNow
+            peeked.append(peekStatus)
+            if check.allowed {
+                charges.append((id, limit, counter.charge(request.cost, at: t)))
+                written.append((id, counter))
+                refundableUntil = max(refundableUntil, t + check.resetAfter)
+            }
         }
 
-        // Credits: a due refill is applied on the way (and written only with an allowed request).
+        // Credits: a due refill sets them back to its amount (written only with an allowed request).
         var credits = key.credits
         var lastRefill = key.lastRefill
         if let refill = key.refill {
-            let period = refill.period.index(of: now)
+            let period = Self.refillPeriod(refill.period, now)
             if period > lastRefill {
                 credits = refill.amount
                 lastRefill = period
             }
         }
-        let restored = Self.restored(statuses, cost: request.cost)
         if !allAllow {
-            return same(ExpectedDecision(outcome: .rateLimited, key: identity, limits: restored, creditsRemaining: credits, cost: request.cost, at: now), denied: key.id)
+            return same(ExpectedDecision(outcome: .rateLimited, key: identity, limits: peeked, creditsRemaining: credits, cost: request.cost, at: now), denied: key.id)
         }
         if let credits, credits < request.cost {
-            return same(ExpectedDecision(outcome: .creditsExhausted, key: identity, limits: restored, creditsRemaining: credits, cost: request.cost, at: now), denied: key.id)
+            return same(ExpectedDecision(outcome: .creditsExhausted, key: identity, limits: peeked, creditsRemaining: credits, cost: request.cost, at: now), denied: key.id)
         }
         let after = credits.map { $0 - request.cost }
-        let peek = ExpectedDecision(outcome: .allowed, key: identity, limits: restored, creditsRemaining: credits, cost: request.cost, at: now)
+        let peek = ExpectedDecision(outcome: .allowed, key: identity, limits: peeked, creditsRemaining: credits, cost: request.cost, at: now)
         let allowed = ExpectedDecision(outcome: .allowed, key: identity, limits: statuses, creditsRemaining: after, cost: request.cost, at: now)
         key.credits = after
         key.lastRefill = lastRefill
-        let receipt = ModelReceipt(keyID: key.id, counters: consumed, chargedCredits: credits != nil && request.cost > 0, cost: request.cost, day: StoreModel.dayOf(now), refundableUntil: refundableUntil)
-        return ModelPlan(authorize: .decision(allowed), peek: .decision(peek), effects: ModelEffects(counters: newStates, key: key, receipt: receipt), deniedKeyID: nil)
+        let receipt = ModelReceipt(keyID: key.id, counters: charges, chargedCredits: credits != nil && request.cost > 0,
+                                   cost: request.cost, day: Self.dayOf(now), refundableUntil: Timestamp(microseconds: refundableUntil))
+        return ModelPlan(authorize: .decision(allowed), peek: .decision(peek), effects: ModelEffects(counters: written, key: key, receipt: receipt), deniedKeyID: nil)
+    }
+
+    /// Which counters and key a plan reads or writes: plans with disjoint footprints can be
+    /// decided in one batch in any order.
+    public func footprint(_ request: ModelRequest, at now: Timestamp) -> (keys: Set<String>, counters: Set<ModelCounterID>) {
+        guard !request.malformed, let secret = secrets[request.secret] else { return ([], []) }
+        let keyID: String
+        switch secret {
+        case .current(let id), .retired(let id, _): keyID = id
+        }
+        guard let key = keys[keyID] else { return ([keyID], []) }
+        var ids: Set<ModelCounterID> = []
+        for limit in Self.effectiveLimits(tiers[key.tier]?.limits ?? [], key.overrides) {
+            switch limit.subject {
+            case .key: ids.insert(ModelCounterID(subject: .key(id: key.id), limit: limit.name))
+            case .owner: ids.insert(ModelCounterID(subject: .owner(key.owner), limit: limit.name))
+            case .global: ids.insert(ModelCounterID(subject: .global, limit: limit.name))
+            case .custom(let name):
+                ids.insert(ModelCounterID(subject: .custom(name: name, value: request.subjects[name] ?? "-"), limit: limit.name))
+            }
+        }
+        return ([keyID], ids)
     }
 
     /// What `authorize` changes.
     public mutating func apply(_ plan: ModelPlan, at now: Timestamp) {
         if let effects = plan.effects {
-            for (id, state, staleAt) in effects.counters {
-                counters[id] = state
-                counterStaleAt[id] = staleAt
-            }
+            for (id, counter) in effects.counters { counters[id] = counter }
             keys[effects.key.id] = effects.key
             let usageID = UsageID(keyID: effects.key.id, day: effects.receipt.day)
             var entry = usage[usageID] ?? ModelUsage()
@@ -359,11 +377,14 @@ public struct StoreModel {
         }
     }
 
+    /// Docs/decisions.md, "Refund and reset": before the horizon, each counter gets back what is
+    /// still in force of its charge, the credits and the day's consumption the whole cost.
     public mutating func refund(_ receipt: ModelReceipt, at now: Timestamp) {
         guard receipt.cost > 0, now < receipt.refundableUntil else { return }
-        for (id, limit, charged) in receipt.counters {
-            guard let refunded = limit.refund(read(id, limit), charged: charged, cost: receipt.cost, at: now) else { continue }
-            counters[id] = refunded
+        for (id, limit, charge) in receipt.counters {
+            // A counter reset since, or now of another strategy's case, is left alone.
+            guard var counter = counters[id], counter.kind == ModelCounterKind(limit.strategy) else { continue }
+            if counter.refund(charge, cost: receipt.cost, at: now.microseconds) { counters[id] = counter }
         }
         if receipt.chargedCredits, var key = keys[receipt.keyID], let credits = key.credits {
             key.credits = StoreModel.saturatingAdd(credits, receipt.cost)
@@ -378,7 +399,6 @@ public struct StoreModel {
     /// Whether a refill is due but not yet written (see `creditsAddedWhileARefillIsDueAreKept`).
     public func refillIsDue(_ key: ModelKey, at now: Timestamp) -> Bool {
         guard let refill = key.refill else { return false }
-        return refill.period.index(of: now) > key.lastRefill
+        return Self.refillPeriod(refill.period, now) > key.lastRefill
     }
 }
-

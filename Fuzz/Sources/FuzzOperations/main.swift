@@ -4,27 +4,37 @@
 // real store and on the in-memory model of TollgateTestSupport (`ModelRun`, shared with the
 // model-based test). Every answer must match the model's; a refused request must change nothing
 // (checked by a peek before and after); at the end, after a restart, every counter, key list and
-// usage ledger must equal the model's (so admitted ≤ limit, as the model's pure limiters say).
+// usage ledger must equal the model's (so admitted ≤ limit, as the model's own event-log limiters
+// say — it calls none of the engine's arithmetic). Requests go through the synchronous API and the
+// async group-commit writer (single awaits and concurrent batches).
 //
 // One store directory per process, emptied before each input: a fresh store per input costs a
 // few milliseconds, so keep inputs short (run.sh passes -max_len=512).
 import Tollgate
 import TollgateTestSupport
 import Foundation
+import Dispatch
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOperations(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let input = UnsafeRawBufferPointer(start: data, count: size)
+    let bytes = Array(UnsafeRawBufferPointer(start: data, count: size))
     _ = removeDirectoryAtExit
-    let temporary: TemporaryStore
-    do {
-        try? FileManager.default.removeItem(atPath: directory)
-        temporary = try TemporaryStore(directory: directory) { $0.durability = .periodic(interval: .seconds(3_600)) }
-    } catch {
-        fatalError("cannot create the store: \(error)")
+    // The run is async (it drives the group-commit writer too); libFuzzer's callback is not, so
+    // it waits for a task that does the whole run.
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        let temporary: TemporaryStore
+        do {
+            try? FileManager.default.removeItem(atPath: directory)
+            temporary = try TemporaryStore(directory: directory) { $0.durability = .periodic(interval: .seconds(3_600)) }
+        } catch {
+            fatalError("cannot create the store: \(error)")
+        }
+        let run = ModelRun(label: "input of \(bytes.count) bytes", choices: InputChoices(bytes), temporary: temporary)
+        if let failure = await run.run(operations: 200) { fatalError(failure) }
+        done.signal()
     }
-    let run = ModelRun(label: "input of \(size) bytes", choices: InputChoices(input), temporary: temporary)
-    if let failure = run.run(operations: 200) { fatalError(failure) }
+    done.wait()
     return 0
 }
 
@@ -44,7 +54,7 @@ struct InputChoices: ModelChoices {
     var offset = 0
     var fallback = SeededGenerator(seed: 0x5EED)
 
-    init(_ input: UnsafeRawBufferPointer) { bytes = Array(input) }
+    init(_ input: [UInt8]) { bytes = input }
 
     var isExhausted: Bool { offset >= bytes.count }
 
