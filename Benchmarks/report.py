@@ -44,6 +44,8 @@ allocations = {row["id"]: row for row in load_json("allocations.json")}
 scale = load_json("scale.json")
 limits = load_json("limits.json")
 profile = load_json("profile.json")
+strategies = load_json("strategies.json")
+strategy_rows = {row["id"]: row for row in strategies["rows"]}
 
 
 def redis_csv(name):
@@ -473,6 +475,24 @@ w(f"Latency ratio {large['label']} / {small['label']} (median, random key): **{r
 w("open time is the median of five `Store(options:)` calls on the full store.")
 w("")
 
+w("## 6. Sliding log against sliding window")
+w("")
+w("`tollgate-bench --strategies`: one key on a one-limit tier per row, `q` per minute, periodic durability; the clock moves")
+w("`W / q` before each decision, so the sliding log holds `q` entries at every decision (one leaves, one enters) and every")
+w(f"decision is admitted and writes its counter. Interleaved blocks, {strategies['samplesPerRow']:,} decisions per row. Record bytes are")
+w("the counter's value in the `counters` table after the run (Docs/limits.md, \"Sliding log\"). The sliding window's limit is `2q`:")
+w("under requests exactly `W / q` apart its estimate sits at `q` and would refuse; its state and cost do not depend on `q`.")
+w("")
+w("| strategy | q | authorize median µs | p99 µs | ops/s | counter record bytes | median vs sliding window |")
+w("|---|---:|---:|---:|---:|---:|---:|")
+for quantity in (100, 1000):
+    window_row = strategy_rows[f"sliding_{quantity}"]
+    for label, prefix in (("sliding window", "sliding"), ("sliding log", "sliding_log")):
+        row = strategy_rows[f"{prefix}_{quantity}"]
+        w(f"| {label} | {quantity:,} | {us(row['medianMicroseconds'])} | {us(row['p99Microseconds'])} | {rate(row['operationsPerSecond'])} | "
+          f"{strategies['counterRecordBytes'][f'{prefix}_{quantity}']:,} | {ratio(row['medianMicroseconds'] / window_row['medianMicroseconds'])} |")
+w("")
+
 w("## Exact commands")
 w("")
 w("What `Benchmarks/run.sh` runs (ports are free ones picked at run time; every server is stopped by its PID at the end):")
@@ -483,6 +503,7 @@ w("python3 -m venv Benchmarks/.work/venv && Benchmarks/.work/venv/bin/pip instal
 w("swift build -c release --package-path Benchmarks")
 w("swift build -c release --package-path Benchmarks --product tollgate" + ("   # and --product tollgate-demo" if have_demo else ""))
 w(f"Benchmarks/.build/release/tollgate-bench{' --quick' if quick else ''} --json …/engine.json")
+w(f"Benchmarks/.build/release/tollgate-bench --strategies{' --quick' if quick else ''} --json …/strategies.json")
 w(f"LD_PRELOAD=Benchmarks/.build/release/libMallocInterposerSwift.so Benchmarks/.build/release/tollgate-bench-allocs{' --quick' if quick else ''}")
 w("pip download --no-deps fastapi-limiter==0.1.6; python Benchmarks/python/extract_lua.py fastapi_limiter-0.1.6-*.whl > limiter.lua")
 w("redis-server --bind 127.0.0.1 --port P --save '' --appendonly no        # then: --appendonly yes --appendfsync always")

@@ -129,6 +129,10 @@ TOLLGATE="$BIN/tollgate"
 step "Engine in process and the LMDB floor (tollgate-bench)"
 timeout 600 "$BIN/tollgate-bench" $QUICK --json "$RESULTS/engine.json" | tee "$RESULTS/engine.txt" || die "tollgate-bench"
 
+step "The sliding log against the sliding window (tollgate-bench --strategies)"
+timeout 600 "$BIN/tollgate-bench" --strategies $QUICK --json "$RESULTS/strategies.json" | tee "$RESULTS/strategies.txt" \
+    || die "tollgate-bench --strategies"
+
 step "Heap allocations per decision (tollgate-bench-allocs, malloc interposer)"
 LD_PRELOAD="$BIN/libMallocInterposerSwift.so" timeout 600 "$BIN/tollgate-bench-allocs" $QUICK --json "$RESULTS/allocations.json" \
     | tee "$RESULTS/allocations.txt" || die "tollgate-bench-allocs"

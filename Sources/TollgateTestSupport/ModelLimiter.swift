@@ -11,7 +11,7 @@ public import Tollgate
 /// Which stored case a strategy's state has: a counter written under one case reads as fresh
 /// under another (Docs/limits.md, "Fresh state"). Fixed window and the calendar quotas share one.
 public enum ModelCounterKind: Equatable, Sendable {
-    case window, sliding, bucket, gcra
+    case window, sliding, bucket, gcra, log
 
     public init(_ strategy: Strategy) {
         switch strategy {
@@ -19,6 +19,7 @@ public enum ModelCounterKind: Equatable, Sendable {
         case .slidingWindow: self = .sliding
         case .tokenBucket: self = .bucket
         case .gcra: self = .gcra
+        case .slidingLog: self = .log
         }
     }
 }
@@ -32,10 +33,12 @@ enum ModelCounterEvent {
     /// Token bucket: scaled tokens given back (capped at the capacity); GCRA: the scaled arrival
     /// moved back by `scaled` (not before `at`).
     case giveBack(at: Int64, scaled: Int128)
+    /// Sliding log: up to `cost` taken off the entry logged at `entry` (removed at 0).
+    case unlog(at: Int64, entry: Int64, cost: UInt64)
 
     var at: Int64 {
         switch self {
-        case .charge(let at, _), .refund(let at, _, _), .giveBack(let at, _): at
+        case .charge(let at, _), .refund(let at, _, _), .giveBack(let at, _), .unlog(let at, _, _): at
         }
     }
 }
@@ -48,6 +51,8 @@ public enum ModelCharge: Sendable {
     case bucket(at: Int64, deficit: Int128)
     /// GCRA: the scaled arrival the charge left.
     case gcra(arrival: Int128)
+    /// Sliding log: the time of the entry the cost was logged in.
+    case log(entry: Int64)
 }
 
 /// A limit's answer for one request, as the model derives it.
@@ -83,6 +88,8 @@ public struct ModelCounter {
         /// GCRA: theoretical arrival time × q.
         var scaledArrival: Int128 = 0
         var lastWrite: Int64 = 0
+        /// Sliding log: every logged cost, oldest first (one entry per microsecond).
+        var entries: [(at: Int64, cost: UInt64)] = []
     }
 
     var q: Int128 { Int128(limit.quantity) }
@@ -119,12 +126,24 @@ public struct ModelCounter {
             state.lastWrite = t
             switch event {
             case .charge(_, let cost):
+                if cost > 0 {
+                    if let last = state.entries.last, last.at >= t {
+                        state.entries[state.entries.count - 1].cost += cost
+                    } else {
+                        state.entries.append((t, cost))
+                    }
+                }
                 state.counts[window(t).start, default: 0] += cost
                 state.scaledTokens -= Int128(cost) * w
                 state.scaledArrival += Int128(cost) * w
             case .refund(_, let start, let cost):
                 let count = state.counts[start, default: 0]
                 state.counts[start] = count >= cost ? count - cost : 0
+            case .unlog(_, let entry, let cost):
+                if let index = state.entries.lastIndex(where: { $0.at == entry }) {
+                    let logged = state.entries[index].cost
+                    if logged <= cost { state.entries.remove(at: index) } else { state.entries[index].cost = logged - cost }
+                }
             case .giveBack(_, let scaled):
                 state.scaledTokens = min(capacity * w, state.scaledTokens + scaled)
                 state.scaledArrival = max(state.scaledArrival - scaled, Int128(t) * q)
@@ -154,7 +173,14 @@ public struct ModelCounter {
         case .gcra:
             let arrival = max(state.scaledArrival, Int128(t) * q)
             return arrival + k * w - Int128(t) * q <= capacity * w
+        case .log:
+            return k <= q && logged(state, at: t) + k <= q
         }
+    }
+
+    /// The cost logged in `(t − W, t]`.
+    func logged(_ state: Replay, at t: Int64) -> Int128 {
+        state.entries.reduce(0) { $1.at > t - limit.windowMicroseconds && $1.at <= t ? $0 + Int128($1.cost) : $0 }
     }
 
     func tokens(_ state: Replay, at t: Int64) -> Int128 {
@@ -175,6 +201,8 @@ public struct ModelCounter {
             return tokens(state, at: t) == capacity * w
         case .gcra:
             return state.scaledArrival <= Int128(t) * q
+        case .log:
+            return logged(state, at: t) == 0
         }
     }
 
@@ -260,6 +288,7 @@ public struct ModelCounter {
         case .window, .sliding: return .window(start: window(now).start)
         case .bucket: return .bucket(at: now, deficit: capacity * w - state.scaledTokens)
         case .gcra: return .gcra(arrival: state.scaledArrival)
+        case .log: return .log(entry: state.entries.last?.at ?? now)
         }
     }
 
@@ -282,6 +311,10 @@ public struct ModelCounter {
             let left = deficit - q * Int128(now - at)
             guard left > 0, tokens(state, at: now) < capacity * w else { return false }
             events.append(.giveBack(at: now, scaled: min(k * w, left)))
+        case (.log, .log(let entry)):
+            // Only while the entry is still in the window; a cost-0 charge logged nothing.
+            guard cost > 0, entry > now - limit.windowMicroseconds, state.entries.contains(where: { $0.at == entry }) else { return false }
+            events.append(.unlog(at: now, entry: entry, cost: cost))
         case (.gcra, .gcra(let arrival)):
             let unpaid = arrival - Int128(now) * q
             guard unpaid > 0, state.scaledArrival > Int128(now) * q else { return false }
@@ -306,6 +339,10 @@ public struct ModelCounter {
             return .bucket(scaledTokens: state.scaledTokens, updated: state.updated)
         case .gcra:
             return .gcra(scaledArrival: state.scaledArrival)
+        case .log:
+            // Every write keeps only what is still in the window at its time.
+            let horizon = state.lastWrite - limit.windowMicroseconds
+            return .log(entries: state.entries.filter { $0.at > horizon }.map { SlidingLogEntry(at: $0.at, cost: $0.cost) })
         }
     }
 
@@ -324,7 +361,7 @@ public struct ModelCounter {
     /// buckets announce their burst and the time to refill it from empty, rounded up.
     func policy(at now: Int64) -> (quantity: UInt64, window: Int64) {
         switch kind {
-        case .window, .sliding:
+        case .window, .sliding, .log:
             return (limit.quantity, windowLength(at: now))
         case .bucket, .gcra:
             let scaled = capacity * w

@@ -15,7 +15,7 @@ struct TierCommand: ParsableCommand {
               WINDOW    second | minute | hour | day | month,
                         or a duration: 500ms, 90s, 15m, 2h, 7d
                         (day, month: UTC calendar quotas; 24h, 30d: fixed)
-              STRATEGY  fixed (default) | sliding | token-bucket | gcra
+              STRATEGY  fixed (default) | sliding | sliding-log | token-bucket | gcra
               burst     token-bucket and gcra capacity (default: QUANTITY)
               by        key (default) | owner | global | a request subject
                         such as ip, user or route

@@ -1,5 +1,6 @@
 // Engine benchmarks, in process (rows 1 and 2 of Docs/benchmarks.md). Release mode:
 //   swift run -c release --package-path Benchmarks tollgate-bench [--quick] [--json FILE]
+//   … tollgate-bench --strategies [--quick] [--json FILE]   only the sliding log against the sliding window
 // Prints medians, p99 and throughput, and the ratios, all measured in one run.
 import BenchKit
 import Foundation
@@ -7,6 +8,37 @@ import Tollgate
 
 let quick = CommandLine.arguments.contains("--quick")
 let jsonPath = argument("--json")
+
+// `--strategies`: only the sliding log against the sliding window (Docs/limits.md, "Sliding log"):
+// a full log's decision time and counter record size, interleaved so load falls on all alike.
+if CommandLine.arguments.contains("--strategies") {
+    let strategies = try StrategyWorkloads(root: NSTemporaryDirectory() + "/tollgate-bench-strategies-\(getpid())")
+    let perRound = quick ? 100 : 1_000
+    let timings = try measureInterleaved(strategies.cases.map { workload in
+        (id: workload.id, name: workload.name, body: { try strategies.decide(workload) })
+    }, rounds: 20, perRound: perRound)
+    print("| benchmark | median µs | p99 µs | ops/s |")
+    print("|---|---:|---:|---:|")
+    for timing in timings {
+        print("| \(timing.name) | \(format(timing.median)) | \(format(timing.p99)) | \(format(timing.throughput, 0)) |")
+    }
+    print("")
+    print("| counter | record bytes |")
+    print("|---|---:|")
+    let recordBytes = try strategies.counterRecordBytes()
+    for (id, bytes) in recordBytes { print("| \(id) | \(bytes) |") }
+    struct StrategyOutput: Encodable {
+        var rows: [Row]
+        var counterRecordBytes: [String: Int]
+        var samplesPerRow: Int
+    }
+    if let jsonPath {
+        try writeJSON(StrategyOutput(rows: timings.map(\.row), counterRecordBytes: Dictionary(uniqueKeysWithValues: recordBytes.map { ($0.id, $0.bytes) }),
+                                     samplesPerRow: 20 * perRound), to: jsonPath)
+    }
+    strategies.close()
+    exit(0)
+}
 let root = NSTemporaryDirectory() + "/tollgate-bench-\(getpid())"
 let workloads = try EngineWorkloads(root: root)
 defer { workloads.close() }

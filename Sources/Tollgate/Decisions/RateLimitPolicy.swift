@@ -11,7 +11,7 @@ extension Limit {
     /// up, saturating at `Int64.max`.
     public func rateLimitPolicy(at now: Timestamp) -> (quantity: UInt64, windowMicroseconds: Int64) {
         switch strategy {
-        case .fixedWindow, .slidingWindow, .calendarDay, .calendarMonth:
+        case .fixedWindow, .slidingWindow, .slidingLog, .calendarDay, .calendarMonth:
             return (quantity, windowLength(at: now))
         case .tokenBucket, .gcra:
             guard quantity > 0 else { return (capacity, .max) }

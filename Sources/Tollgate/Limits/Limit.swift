@@ -15,6 +15,10 @@ public enum Strategy: UInt8, Sendable, Hashable, CaseIterable {
     case calendarDay = 5
     /// `quantity` per UTC calendar month (`window` is ignored).
     case calendarMonth = 6
+    /// Exact moving window: a log of the admitted requests' times and costs, so no window of
+    /// length `window` ever holds more than `quantity`. One 16-byte entry per admitted request
+    /// still in the window; the quantity is at most ``SlidingLog/maximumQuantity`` (1,000).
+    case slidingLog = 7
 }
 
 /// Whose counter a limit consumes.
@@ -66,7 +70,8 @@ public struct Limit: Sendable, Hashable {
     public var capacity: UInt64 { burst ?? quantity }
 }
 
-/// A limiter's stored state. Fixed-size; one per (subject, limit name) in the `counters` table.
+/// A limiter's stored state; one per (subject, limit name) in the `counters` table. Fixed-size,
+/// except the sliding log's, which holds at most ``SlidingLog/maximumQuantity`` entries.
 public enum CounterState: Sendable, Hashable {
     /// Fixed window and calendar quotas: the start of the counted window and its count.
     case window(start: Int64, count: UInt64)
@@ -78,6 +83,9 @@ public enum CounterState: Sendable, Hashable {
     /// GCRA: the theoretical arrival time scaled by `quantity` (microseconds × quantity),
     /// so an emission interval of `window / quantity` is exactly `window` scaled units.
     case gcra(scaledArrival: Int128)
+    /// Sliding log: the admitted requests still in the window, oldest first (strictly increasing
+    /// times, costs > 0).
+    case log(entries: [SlidingLogEntry])
 }
 
 /// What one limit says about one request: the result of the pure limiter function.

@@ -4,7 +4,7 @@
 /// spec     = [name "="] quantity "/" window [":" strategy] *("," option)
 /// window   = unit | count unit-suffix            second | minute | hour | day | month,
 ///                                                or 500ms, 90s, 15m, 2h, 7d
-/// strategy = fixed | sliding | token-bucket | gcra | calendar
+/// strategy = fixed | sliding | sliding-log | token-bucket | gcra | calendar
 /// option   = "burst=" count | "by=" subject      subject: key | owner | global | any name (ip, user, route…)
 /// ```
 ///
@@ -68,12 +68,13 @@ extension Limit {
             switch text.string(strategyPart) {
             case "fixed", "fixed-window": strategy = .fixedWindow
             case "sliding", "sliding-window": strategy = .slidingWindow
+            case "sliding-log", "log": strategy = .slidingLog
             case "token-bucket", "bucket", "tokens": strategy = .tokenBucket
             case "gcra", "leaky-bucket", "leaky": strategy = .gcra
             case "calendar":
                 guard let calendar else { throw fail(strategyPart, "calendar quotas take a window of 'day' or 'month'") }
                 strategy = calendar
-            default: throw fail(strategyPart, "unknown strategy; use fixed, sliding, token-bucket, gcra or calendar")
+            default: throw fail(strategyPart, "unknown strategy; use fixed, sliding, sliding-log, token-bucket, gcra or calendar")
             }
         }
         var burst: UInt64?
@@ -146,6 +147,7 @@ extension Limit {
         switch strategy {
         case .fixedWindow: text += ":fixed"
         case .slidingWindow: text += ":sliding"
+        case .slidingLog: text += ":sliding-log"
         case .tokenBucket: text += ":token-bucket"
         case .gcra: text += ":gcra"
         case .calendarDay, .calendarMonth: text += ":calendar"
@@ -174,7 +176,7 @@ extension Limit {
         switch strategy {
         case .calendarDay: 86_400_000_000
         case .calendarMonth: 30 * 86_400_000_000
-        case .fixedWindow, .slidingWindow, .tokenBucket, .gcra: nil
+        case .fixedWindow, .slidingWindow, .tokenBucket, .gcra, .slidingLog: nil
         }
     }
 

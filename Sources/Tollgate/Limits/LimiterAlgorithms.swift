@@ -27,6 +27,8 @@ extension Limit {
             return TokenBucket(refill: quantity, window: effectiveWindow, capacity: capacity).evaluate(state, cost: cost, at: now)
         case .gcra:
             return GCRA(quantity: quantity, window: effectiveWindow, burst: capacity).evaluate(state, cost: cost, at: now)
+        case .slidingLog:
+            return SlidingLog(quantity: quantity, window: effectiveWindow).evaluate(state, cost: cost, at: now)
         }
     }
 
@@ -45,7 +47,8 @@ extension Limit {
     /// limit's counter in the state `charged` (what ``evaluate(_:cost:at:)`` returned for it).
     ///
     /// A window strategy gives the cost back only while the window it was charged in still
-    /// counts (the sliding window: while it is the current or the previous window); a bucket
+    /// counts (the sliding window: while it is the current or the previous window; the sliding
+    /// log: while the charge's entry is still in the log); a bucket
     /// gives back only what the refill has not repaid since (token bucket and GCRA). So a refund
     /// never admits more than the limit would have without the charge.
     ///
@@ -67,7 +70,7 @@ extension Limit {
         switch strategy {
         case .calendarDay, .calendarMonth:
             Int64(clamping: periodScheme.period(containing: now.microseconds).length)
-        case .fixedWindow, .slidingWindow, .tokenBucket, .gcra:
+        case .fixedWindow, .slidingWindow, .tokenBucket, .gcra, .slidingLog:
             effectiveWindow
         }
     }
@@ -80,7 +83,7 @@ extension Limit {
         switch strategy {
         case .calendarDay: .fixed(length: PeriodScheme.microsecondsPerDay)
         case .calendarMonth: .calendarMonth
-        case .fixedWindow, .slidingWindow, .tokenBucket, .gcra: .fixed(length: effectiveWindow)
+        case .fixedWindow, .slidingWindow, .tokenBucket, .gcra, .slidingLog: .fixed(length: effectiveWindow)
         }
     }
 
@@ -94,6 +97,8 @@ extension Limit {
             TokenBucket(refill: quantity, window: effectiveWindow, capacity: capacity)
         case .gcra:
             GCRA(quantity: quantity, window: effectiveWindow, burst: capacity)
+        case .slidingLog:
+            SlidingLog(quantity: quantity, window: effectiveWindow)
         }
     }
 }

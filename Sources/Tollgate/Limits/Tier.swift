@@ -79,6 +79,10 @@ enum Validation {
         guard limit.quantity > 0 else { throw TollgateError(.invalidArgument, "limit \(limit.name): quantity must be at least 1") }
         guard limit.windowMicroseconds > 0 else { throw TollgateError(.invalidArgument, "limit \(limit.name): window must be positive") }
         if let burst = limit.burst, burst == 0 { throw TollgateError(.invalidArgument, "limit \(limit.name): burst must be at least 1") }
+        // The log keeps one entry per admitted request in the window: the quantity bounds its size.
+        if limit.strategy == .slidingLog, limit.quantity > SlidingLog.maximumQuantity {
+            throw TollgateError(.invalidArgument, "limit \(limit.name): a sliding log keeps one entry per request, so its quantity must be at most \(SlidingLog.maximumQuantity); use sliding or gcra for more")
+        }
         if case .custom(let subject) = limit.subject { try name(subject, "a subject name", max: Bounds.subjectName) }
     }
 

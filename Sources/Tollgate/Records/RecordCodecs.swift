@@ -211,6 +211,12 @@ struct StoredCounter: Sendable, Hashable {
         case .gcra(let arrival):
             writer.u8(4)
             writer.i128(arrival)
+        case .log(let entries):
+            writer.u8(5)
+            writer.list(entries) { writer, entry in
+                writer.i64(entry.at)
+                writer.u64(entry.cost)
+            }
         }
         return writer.bytes
     }
@@ -225,10 +231,26 @@ struct StoredCounter: Sendable, Hashable {
             case 2: state = .sliding(start: try r.i64(), count: try r.u64(), previous: try r.u64())
             case 3: state = .bucket(scaledTokens: try r.i128(), updated: try r.i64())
             case 4: state = .gcra(scaledArrival: try r.i128())
+            case 5: state = .log(entries: try Self.decodeLog(&r))
             case let other: throw r.failure("unknown counter kind \(other)")
             }
             return StoredCounter(state: state, staleAt: staleAt)
         }
+    }
+
+    /// A sliding log as ``SlidingLog`` writes it: at most ``SlidingLog/maximumQuantity`` entries
+    /// (no valid limit keeps more), times strictly increasing, no entry of cost 0.
+    private static func decodeLog(_ r: inout ByteReader) throws(RecordDecodingError) -> [SlidingLogEntry] {
+        let entries = try r.list(maxCount: Int(SlidingLog.maximumQuantity), minEntryBytes: 16) { (r: inout ByteReader) throws(RecordDecodingError) in
+            SlidingLogEntry(at: try r.i64(), cost: try r.u64())
+        }
+        var previous: Int64?
+        for entry in entries {
+            guard entry.cost > 0 else { throw r.failure("a sliding log entry of cost 0") }
+            if let previous, entry.at <= previous { throw r.failure("sliding log entries out of order") }
+            previous = entry.at
+        }
+        return entries
     }
 }
 

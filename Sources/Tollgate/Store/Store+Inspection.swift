@@ -249,6 +249,10 @@ extension Store {
             [("kind", .string("token-bucket")), ("scaled_tokens", .string(String(tokens))), ("updated", .string(Timestamp(microseconds: updated).iso8601))]
         case .gcra(let arrival):
             [("kind", .string("gcra")), ("scaled_arrival", .string(String(arrival)))]
+        case .log(let entries):
+            [("kind", .string("sliding-log")), ("entries", .unsigned(UInt64(entries.count))),
+             ("count", .unsigned(entries.reduce(UInt64(0)) { $0.addingReportingOverflow($1.cost).overflow ? .max : $0 + $1.cost })),
+             ("newest", entries.last.map { DumpRecord.Value.string(Timestamp(microseconds: $0.at).iso8601) } ?? .null)]
         }
     }
 

@@ -17,6 +17,8 @@ struct LimiterOverflowTests {
         .bucket(scaledTokens: .min, updated: .max), .bucket(scaledTokens: .max, updated: .min),
         .bucket(scaledTokens: 0, updated: 0),
         .gcra(scaledArrival: .min), .gcra(scaledArrival: .max), .gcra(scaledArrival: 0),
+        .log(entries: []), .log(entries: [SlidingLogEntry(at: .min, cost: .max), SlidingLogEntry(at: .max, cost: .max)]),
+        .log(entries: [SlidingLogEntry(at: .max, cost: 1), SlidingLogEntry(at: 0, cost: 0), SlidingLogEntry(at: 0, cost: .max)]),
     ]
 
     @Test("every combination of extreme quantity, window, burst, cost, time and state", arguments: Strategy.allCases)

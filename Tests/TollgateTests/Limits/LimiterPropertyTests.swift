@@ -180,6 +180,12 @@ enum PolicyBound {
             // GCRA keeps no "last seen" time: a refund on a clock that went back is capped at that
             // earlier now, so it can fill the meter past its burst by up to the refunded amount.
             perInterval(limit, steps, countingEarlierRefunds: options.refunds && options.backwards)
+        case .slidingLog:
+            // The log stamps a request at the later of `now` and its newest entry; a clock that
+            // went back after a denial (which writes nothing in the engine) can log earlier than
+            // the model's time, so the bound is checked on forward clocks (SlidingLogTests covers
+            // the backwards case in logged time).
+            options.backwards ? [] : movingWindow(limit, steps)
         }
     }
 
@@ -192,7 +198,7 @@ enum PolicyBound {
         case .calendarMonth:
             let date = CivilDate(daysSinceEpoch: Int64(day))
             return Int128(date.year) * 12 + Int128(date.month)
-        case .fixedWindow, .slidingWindow, .tokenBucket, .gcra:
+        case .fixedWindow, .slidingWindow, .tokenBucket, .gcra, .slidingLog:
             return Int128(time).dividedRoundingDown(by: Int128(max(limit.windowMicroseconds, 1)))
         }
     }
@@ -220,6 +226,23 @@ enum PolicyBound {
             if estimate > Int128(limit.quantity) * window {
                 failures.append("estimate \(estimate) / \(window) at \(step.modelTime)")
             }
+        }
+        return failures
+    }
+
+    /// Sliding log: at each admission, the cost admitted in the moving window `(t − W, t]` of model
+    /// time, less the refunds made in it, is at most the quantity. A refund comes off entries
+    /// logged at or before it, so counting it where it happens never credits a window it did not
+    /// give back to.
+    static func movingWindow(_ limit: Limit, _ steps: [SimulatedStep]) -> [String] {
+        let window = Int128(max(limit.windowMicroseconds, 1))
+        var failures: [String] = []
+        for (j, last) in steps.enumerated() where last.admitted {
+            var net: Int128 = 0
+            for step in steps[...j] where Int128(step.modelTime) > Int128(last.modelTime) - window {
+                net += step.isRefund ? -Int128(step.cost) : step.admitted ? Int128(step.cost) : 0
+            }
+            if net > Int128(limit.quantity) { failures.append("\(net) admitted net in the window ending \(last.modelTime)") }
         }
         return failures
     }

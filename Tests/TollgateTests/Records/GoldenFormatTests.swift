@@ -43,7 +43,10 @@ import TollgateTestSupport
 
     static var samples: [Sample] {
         var result: [Sample] = []
-        let limits = Strategy.allCases.enumerated().map { index, strategy in
+        // The strategies of format 1's first release, in their order; a strategy added since has
+        // samples of its own below, so these bytes stay as committed.
+        let firstStrategies: [Strategy] = [.fixedWindow, .slidingWindow, .tokenBucket, .gcra, .calendarDay, .calendarMonth]
+        let limits = firstStrategies.enumerated().map { index, strategy in
             Limit(name: "l\(index)", strategy: strategy, quantity: UInt64(index + 3), windowMicroseconds: Int64(index + 1) * 60_000_000,
                   burst: strategy == .tokenBucket || strategy == .gcra ? 9 : nil,
                   subject: [LimitSubject.key, .owner, .custom("ip"), .global][index % 4])
@@ -83,6 +86,18 @@ import TollgateTestSupport
             })
         }
         result.append(Sample(name: "usage-key", bytes: DailyUsage.tableKey(keyID: "key_0123456789ABCDEF", day: 20_454)) { _ in true })
+        // The sliding log (strategy 7, counter kind 5), added within format 1.
+        let logLimits = [
+            Limit(name: "minute", strategy: .slidingLog, quantity: 100, windowMicroseconds: 60_000_000, subject: .key),
+            Limit(name: "ip", strategy: .slidingLog, quantity: 1_000, windowMicroseconds: 90_000_000, subject: .custom("ip")),
+        ]
+        result.append(sample("tier-sliding-log", Tier(name: "partner", limits: logLimits), { $0.encoded() }, { try Tier.decode($0) }))
+        let log = CounterState.log(entries: [
+            SlidingLogEntry(at: 1_767_225_600_000_000, cost: 1), SlidingLogEntry(at: 1_767_225_600_000_001, cost: 3),
+            SlidingLogEntry(at: 1_767_225_659_999_999, cost: 96),
+        ])
+        result.append(sample("counter-sliding-log", StoredCounter(state: log, staleAt: createdAt), { $0.encoded() }, { try StoredCounter.decode($0) }))
+        result.append(sample("counter-sliding-log-empty", StoredCounter(state: .log(entries: []), staleAt: createdAt), { $0.encoded() }, { try StoredCounter.decode($0) }))
         return result
     }
 

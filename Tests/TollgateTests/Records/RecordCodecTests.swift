@@ -116,7 +116,10 @@ private struct Generator {
         let quantity: UInt64 = chance(10) ? UInt64.max : UInt64.random(in: 1...1_000_000, using: &rng)
         let window: Int64 = chance(10) ? Int64.max : (chance(10) ? 1 : Int64.random(in: 1...90_000_000_000, using: &rng))
         let burst: UInt64? = chance(50) ? nil : (chance(10) ? UInt64.max : UInt64.random(in: 1...1_000, using: &rng))
-        return Limit(name: limitName ?? name(), strategy: strategy(), quantity: quantity, windowMicroseconds: window, burst: burst, subject: subject())
+        let strategy = strategy()
+        // A sliding log keeps one entry per request: validation caps its quantity.
+        let bounded = strategy == .slidingLog ? (chance(10) ? SlidingLog.maximumQuantity : quantity % SlidingLog.maximumQuantity + 1) : quantity
+        return Limit(name: limitName ?? name(), strategy: strategy, quantity: bounded, windowMicroseconds: window, burst: burst, subject: subject())
     }
 
     /// `count` limits with distinct names.
@@ -190,11 +193,18 @@ private struct Generator {
     }
 
     mutating func counterState() -> CounterState {
-        switch int(0...3) {
+        switch int(0...4) {
         case 0: return .window(start: i64(), count: u64())
         case 1: return .sliding(start: i64(), count: u64(), previous: u64())
         case 2: return .bucket(scaledTokens: i128(), updated: i64())
-        default: return .gcra(scaledArrival: i128())
+        case 3: return .gcra(scaledArrival: i128())
+        default:
+            // Strictly increasing times and costs > 0, as the decoder insists.
+            var at = i64() / 2
+            return .log(entries: (0..<int(0...40)).map { _ in
+                at = at.saturatingAdding(Int64(int(1...1_000_000)))
+                return SlidingLogEntry(at: at, cost: max(1, u64()))
+            }.reduce(into: []) { entries, entry in if entries.last.map({ $0.at < entry.at }) ?? true { entries.append(entry) } })
         }
     }
 
@@ -309,6 +319,9 @@ private enum CounterCodec: RecordCodec {
             .gcra(scaledArrival: Int128.min),
             .gcra(scaledArrival: Int128.max),
             .gcra(scaledArrival: -1),
+            .log(entries: []),
+            .log(entries: [SlidingLogEntry(at: Int64.min, cost: UInt64.max), SlidingLogEntry(at: Int64.max, cost: 1)]),
+            .log(entries: (0..<1_000).map { SlidingLogEntry(at: 1_767_225_600_000_000 + Int64($0), cost: 1) }),
         ]
         var result = states.map { StoredCounter(state: $0, staleAt: stale) }
         result.append(StoredCounter(state: .gcra(scaledArrival: 0), staleAt: Timestamp(microseconds: Int64.min)))
@@ -729,7 +742,7 @@ struct RecordCodecEdgeTests {
         let bytes = Self.tierBytes([valid])
         let strategyOffset = 1 + 2 + 1 + 2 + 2 + valid.name.utf8.count
         #expect(bytes[strategyOffset] == Strategy.fixedWindow.rawValue)
-        for strategy: UInt8 in [0, 7, 0x80, 255] {
+        for strategy: UInt8 in [0, 8, 0x80, 255] {
             var changed = bytes
             changed[strategyOffset] = strategy
             let error = Self.tierError(changed)
@@ -804,7 +817,7 @@ struct RecordCodecEdgeTests {
         #expect(Self.keyError(duplicate) == nil)
 
         let counter = StoredCounter(state: .gcra(scaledArrival: 1), staleAt: Timestamp(microseconds: 0)).encoded()
-        for kind: UInt8 in [0, 5, 255] {
+        for kind: UInt8 in [0, 6, 255] {
             var changed = counter
             changed[9] = kind
             let error = changed.withUnsafeBytes { raw -> RecordDecodingError? in
