@@ -10,6 +10,11 @@ struct GCRA: LimiterAlgorithm {
     var window: Int64
     var burst: UInt64
 
+    /// Bounds validation puts on new GCRA limits, so that `now × quantity + burst × window`
+    /// (< 2^125 + 2^126) never overflows the 128-bit arrival time.
+    static let maximumQuantity: UInt64 = 1 << 62
+    static let maximumTolerance: UInt128 = 1 << 126
+
     struct State: Hashable {
         /// Never before the scaled `now` the state was normalized at.
         var scaledArrival: Int128

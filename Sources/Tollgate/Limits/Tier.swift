@@ -69,6 +69,18 @@ enum Validation {
 
     static func limit(_ limit: Limit) throws(TollgateError) {
         try storedLimit(limit)
+        // GCRA keeps an absolute arrival time scaled by the quantity in 128 bits: `now × q` plus
+        // the tolerance `burst × window` must stay below 2^127 for every `now` of the timeline
+        // (|now| < 2^63), or it would refuse as never fitting what a token bucket still admits.
+        // New limits only: a stored one past these bounds still reads (it refuses, never admits, where it overflows).
+        if limit.strategy == .gcra {
+            guard limit.quantity <= GCRA.maximumQuantity else {
+                throw TollgateError(.invalidArgument, "limit \(limit.name): a GCRA quantity must be at most 2^62 (\(GCRA.maximumQuantity)) per window")
+            }
+            guard UInt128(limit.capacity) * UInt128(limit.windowMicroseconds) <= GCRA.maximumTolerance else {
+                throw TollgateError(.invalidArgument, "limit \(limit.name): a GCRA's burst × window must be at most 2^126 µs")
+            }
+        }
         if let reason = limit.unprintableReason { throw TollgateError(.invalidArgument, "limit \(limit.name): \(reason)") }
     }
 

@@ -21,6 +21,25 @@ struct LimiterOverflowTests {
         .log(entries: [SlidingLogEntry(at: .max, cost: 1), SlidingLogEntry(at: 0, cost: 0), SlidingLogEntry(at: 0, cost: .max)]),
     ]
 
+    /// Within these bounds GCRA's 128-bit arrival time never overflows, so it answers as a token
+    /// bucket does at every instant of the timeline; past them a new limit is refused.
+    @Test func gcraBoundsAreValidated() throws {
+        func gcra(_ quantity: UInt64, window: Int64, burst: UInt64? = nil) -> Limit {
+            Limit(name: "g", strategy: .gcra, quantity: quantity, windowMicroseconds: window, burst: burst)
+        }
+        try Validation.limit(gcra(1 << 62, window: 1, burst: 1))
+        try Validation.limit(gcra(1_000, window: 1 << 62, burst: 1 << 62))
+        #expect(throws: TollgateError.self) { try Validation.limit(gcra((1 << 62) + 1, window: 1, burst: 1)) }
+        #expect(throws: TollgateError.self) { try Validation.limit(gcra(1_000, window: .max, burst: .max)) }
+        #expect(throws: TollgateError.self) { try Validation.limit(gcra(.max, window: 60_000_000)) }
+        // A token bucket has no such bound: it stores tokens, not an absolute time.
+        try Validation.limit(Limit(name: "b", strategy: .tokenBucket, quantity: .max, windowMicroseconds: 60_000_000))
+        // At the edge of the bounds, at the end of the timeline, a full burst still fits.
+        let edge = gcra(1 << 62, window: 1 << 62, burst: 4)
+        let (check, _) = edge.evaluate(nil, cost: 4, at: Timestamp(microseconds: .max - 1))
+        #expect(check.allowed)
+    }
+
     @Test("every combination of extreme quantity, window, burst, cost, time and state", arguments: Strategy.allCases)
     func noTrapAndCoherent(strategy: Strategy) {
         var incoherent: [String] = []
