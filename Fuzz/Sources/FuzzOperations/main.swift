@@ -23,19 +23,27 @@ public func fuzzOperations(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     // it waits for a task that does the whole run.
     let done = DispatchSemaphore(value: 0)
     Task {
-        let temporary: TemporaryStore
-        do {
-            try? FileManager.default.removeItem(atPath: directory)
-            temporary = try TemporaryStore(directory: directory) { $0.durability = .periodic(interval: .seconds(3_600)) }
-        } catch {
-            fatalError("cannot create the store: \(error)")
-        }
-        let run = ModelRun(label: "input of \(bytes.count) bytes", choices: InputChoices(bytes), temporary: temporary)
-        if let failure = await run.run(operations: 200) { fatalError(failure) }
+        await runInput(bytes)
+        // Only now: the run (and with it the store, closed and removed by its deinit) is gone.
+        // Signalled from inside `runInput`, the next input could open its store in the same
+        // directory while this run's deinit was still closing and deleting it.
         done.signal()
     }
     done.wait()
     return 0
+}
+
+/// One input, start to end; every object it makes is released when it returns.
+func runInput(_ bytes: [UInt8]) async {
+    let temporary: TemporaryStore
+    do {
+        try? FileManager.default.removeItem(atPath: directory)
+        temporary = try TemporaryStore(directory: directory) { $0.durability = .periodic(interval: .seconds(3_600)) }
+    } catch {
+        fatalError("cannot create the store: \(error)")
+    }
+    let run = ModelRun(label: "input of \(bytes.count) bytes", choices: InputChoices(bytes), temporary: temporary)
+    if let failure = await run.run(operations: 200) { fatalError(failure) }
 }
 
 /// One store directory for the whole process, removed when it exits; in /dev/shm where there is
