@@ -64,10 +64,6 @@ enum DecisionCore {
         var limit: Limit
         var state: CounterState
         var resetAfter: Int64
-
-        /// As a receipt reads it.
-        var counter: CounterID { id }
-        var charged: CounterState { state }
     }
 
     /// Every limit's check against its counter, and the new states of those that allow.

@@ -76,23 +76,16 @@ enum DecisionProcedure {
             throw TollgateError(.notFound, "key \(key.id) is on tier \(key.tier), which does not exist")
         }
         let tierLimits = tier.effectiveLimits(overrides: key.limitOverrides)
-        var readings: [DecisionCore.CounterReading] = []
-        var addresses: [S.CounterAddress] = []
-        readings.reserveCapacity(tierLimits.count + request.additionalLimits.count)
-        addresses.reserveCapacity(readings.capacity)
-        func read(_ id: CounterID, _ limit: Limit) throws {
-            let address = storage.address(of: id)
-            readings.append(DecisionCore.CounterReading(id: id, limit: limit, state: try storage.counter(at: address, for: limit)))
-            addresses.append(address)
-        }
+        var reads = CounterReads(storage, capacity: tierLimits.count + request.additionalLimits.count)
         for limit in tierLimits {
-            try read(CounterID(subject: try DecisionCore.subject(limit.subject, key: key, subjects: request.subjects), name: limit.name), limit)
+            try reads.read(CounterID(subject: try DecisionCore.subject(limit.subject, key: key, subjects: request.subjects), name: limit.name), limit)
         }
         for limit in request.additionalLimits {
-            try read(CounterID(
+            try reads.read(CounterID(
                 subject: try DecisionCore.subject(limit.subject, key: key, subjects: request.subjects),
                 name: DecisionCore.callSiteCounterName(limit)), limit)
         }
+        let (readings, addresses) = (reads.readings, reads.addresses)
         let evaluation = DecisionCore.evaluate(readings, cost: cost, at: now)
         let (decision, effects) = DecisionCore.decide(
             key: key, credits: credits, limits: evaluation, cost: cost, at: now, consume: consume,
@@ -105,24 +98,37 @@ enum DecisionProcedure {
     static func planKeyless<S: DecisionStorage>(
         _ storage: S, _ limits: [Limit], subjects: [String: String], cost: UInt64, at now: Timestamp, consume: Bool
     ) throws -> DecisionPlan<S.Writes> {
-        var readings: [DecisionCore.CounterReading] = []
-        var addresses: [S.CounterAddress] = []
-        readings.reserveCapacity(limits.count)
-        addresses.reserveCapacity(limits.count)
+        var reads = CounterReads(storage, capacity: limits.count)
         for limit in limits {
             let subject: CounterSubject
             switch limit.subject {
             case .custom(let name): subject = try DecisionCore.customSubject(name, subjects: subjects, what: "the throttle")
             default: subject = .global
             }
-            let id = CounterID(subject: subject, name: DecisionCore.callSiteCounterName(limit))
-            let address = storage.address(of: id)
-            readings.append(DecisionCore.CounterReading(id: id, limit: limit, state: try storage.counter(at: address, for: limit)))
-            addresses.append(address)
+            try reads.read(CounterID(subject: subject, name: DecisionCore.callSiteCounterName(limit)), limit)
         }
         let (decision, counters) = DecisionCore.decideKeyless(
-            limits: DecisionCore.evaluate(readings, cost: cost, at: now), cost: cost, at: now, consume: consume)
+            limits: DecisionCore.evaluate(reads.readings, cost: cost, at: now), cost: cost, at: now, consume: consume)
         guard !counters.isEmpty else { return DecisionPlan(decision: decision) }
-        return DecisionPlan(decision: decision, writes: try storage.writes(ofCounters: counters, addresses: addresses, at: now))
+        return DecisionPlan(decision: decision, writes: try storage.writes(ofCounters: counters, addresses: reads.addresses, at: now))
+    }
+}
+
+/// A decision's counters as read, and where each was read: the write uses the same address.
+private struct CounterReads<S: DecisionStorage> {
+    let storage: S
+    var readings: [DecisionCore.CounterReading] = []
+    var addresses: [S.CounterAddress] = []
+
+    init(_ storage: S, capacity: Int) {
+        self.storage = storage
+        readings.reserveCapacity(capacity)
+        addresses.reserveCapacity(capacity)
+    }
+
+    mutating func read(_ id: CounterID, _ limit: Limit) throws {
+        let address = storage.address(of: id)
+        readings.append(DecisionCore.CounterReading(id: id, limit: limit, state: try storage.counter(at: address, for: limit)))
+        addresses.append(address)
     }
 }

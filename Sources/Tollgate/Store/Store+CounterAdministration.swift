@@ -22,11 +22,12 @@ extension Store {
             guard try !txn.contains(receipt.id.bytes, in: tables.refunds) else { return }
             try txn.put(RefundRecord(until: receipt.refundableUntil).encoded(), forKey: receipt.id.bytes, in: tables.refunds)
             for counter in receipt.counters {
-                let stored = try txn.withValue(in: tables.counters, forKey: counter.counter.tableKey) { try StoredCounter.decode($0) }
+                let tableKey = counter.id.tableKey
+                let stored = try txn.withValue(in: tables.counters, forKey: tableKey) { try StoredCounter.decode($0) }
                 guard let stored,
-                      let refunded = counter.limit.refund(counter.limit.reading(stored.state, staleAt: stored.staleAt), charged: counter.charged, cost: decision.cost, at: now)
+                      let refunded = counter.limit.refund(counter.limit.reading(stored.state, staleAt: stored.staleAt), charged: counter.state, cost: decision.cost, at: now)
                 else { continue }
-                try txn.put(StoredCounter(state: refunded, staleAt: stored.staleAt).encoded(), forKey: counter.counter.tableKey, in: tables.counters)
+                try txn.put(StoredCounter(state: refunded, staleAt: stored.staleAt).encoded(), forKey: tableKey, in: tables.counters)
             }
             if receipt.chargedCredits, let (hash, loaded, lastRefill) = try loadKey(txn, id: receipt.keyID), loaded.credits != nil {
                 var key = loaded
