@@ -126,6 +126,8 @@ private struct CounterReads<S: DecisionStorage> {
         addresses.reserveCapacity(capacity)
     }
 
+    // Always inlined: as a call it cost ~400 instructions per decision (callgrind).
+    @inline(__always)
     mutating func read(_ id: CounterID, _ limit: Limit) throws {
         let address = storage.address(of: id)
         readings.append(DecisionCore.CounterReading(id: id, limit: limit, state: try storage.counter(at: address, for: limit)))
